@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build vmashadow.ko against the kernel of one flavour, with exactly that
+# kernel's toolchain. Outputs go to build/module-FLAVOUR/ (MO=), never into
+# the source tree. Prints the path of the .ko.
+#
+#   scripts/build-module.sh perf|debug [extra make args...]
+
+. "$(dirname "$0")/lib.sh"
+
+flavour=${1:-}
+case "$flavour" in
+perf | debug) shift ;;
+*) die "usage: $0 perf|debug [make args...]" ;;
+esac
+
+kdir=$("$VMS_TOP/scripts/build-kernel.sh" "$flavour")
+mo=$VMS_TOP/build/module-$flavour
+mkdir -p "$mo"
+# shellcheck disable=SC2046
+make -s -C "$kdir" M="$VMS_TOP" MO="$mo" $(kernel_make_flags) "$@" modules >&2 ||
+	die "module build failed"
+[ -f "$mo/vmashadow.ko" ] || die "module build produced no vmashadow.ko"
+echo "$mo/vmashadow.ko"

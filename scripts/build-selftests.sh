@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the selftests against the uapi headers of one kernel flavour, into
+# build/selftests-FLAVOUR/ (runner in kselftest/, tests in vmashadow/).
+# Prints that directory.
+#
+#   scripts/build-selftests.sh perf|debug
+
+. "$(dirname "$0")/lib.sh"
+
+flavour=${1:-}
+case "$flavour" in
+perf | debug) ;;
+*) die "usage: $0 perf|debug" ;;
+esac
+[ $# -eq 1 ] || die "usage: $0 perf|debug"
+
+kdir=$("$VMS_TOP/scripts/build-kernel.sh" "$flavour")
+src=$("$VMS_TOP/scripts/fetch-kernel.sh")
+# Laid out as kselftest_install.sh does: the runner in kselftest/, the
+# collection in vmashadow/ with its settings, and the list to run.
+out=$VMS_TOP/build/selftests-$flavour
+coll=$out/vmashadow
+mkdir -p "$coll" "$out/kselftest"
+make -s -C "$VMS_TOP/selftests" KSRC="$src" KBUILD="$kdir" OUTPUT="$coll" >&2 ||
+	die "selftests build failed"
+cp "$VMS_TOP/selftests/settings" "$VMS_TOP/selftests/config" "$coll/"
+cp "$src"/tools/testing/selftests/kselftest/{runner.sh,ktap_helpers.sh,prefix.pl} \
+	"$out/kselftest/"
+make -s -C "$VMS_TOP/selftests" KSRC="$src" KBUILD="$kdir" OUTPUT="$coll" \
+	COLLECTION=vmashadow emit_tests | sed -n 's/^vmashadow://p' >"$coll/tests.list"
+[ -s "$coll/tests.list" ] || die "no selftests listed"
+for t in $(cat "$coll/tests.list"); do
+	[ -x "$coll/$t" ] || cp "$VMS_TOP/selftests/$t" "$coll/$t"
+done
+echo "$out"

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install what the build and the VM runner need, skipping what is present.
+# Idempotent. Debian 12 (bookworm) only; elsewhere it lists what is missing.
+#
+#   scripts/deps.sh           install what is missing
+#   scripts/deps.sh --check   only report, exit 1 if something is missing
+
+. "$(dirname "$0")/lib.sh"
+
+check_only=0
+case "${1:-}" in
+"") ;;
+--check) check_only=1 ;;
+*) die "usage: $0 [--check]" ;;
+esac
+
+# Debian packages from bookworm (main) and what comes from bookworm-backports.
+APT_PKGS=(rustc-web rust-web-src clang-19 lld-19 llvm-19 libclang-19-dev
+	flex bison bc cpio libelf-dev libssl-dev kmod busybox-static
+	rust-web-clippy rustfmt-web rsync python3-venv xz-utils ca-certificates)
+BPO_PKGS=(qemu-system-x86)
+
+missing_pkgs() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+			grep -q '^install ok installed' || echo "$p"
+	done
+}
+
+# The machine's own Debian mirror, read from its apt sources (never hard-coded).
+debian_mirror() {
+	local uri
+	uri=$(awk '
+		/^URIs:/ { u = $2 }
+		/^Suites:/ { if ($0 ~ /bookworm( |$)/ && u !~ /security/) { print u; exit } }
+	' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+	if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+		uri=$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' \
+			/etc/apt/sources.list)
+	fi
+	[ -n "$uri" ] || die "cannot find the Debian mirror in /etc/apt/sources*"
+	echo "$uri"
+}
+
+# Add a suite (bookworm-backports, trixie-backports) on the same mirror.
+add_suite() {
+	local suite=$1 file=/etc/apt/sources.list.d/vmashadow-$1.sources
+	[ -f "$file" ] && return 1
+	cat >"$file" <<EOF
+Types: deb
+URIs: $(debian_mirror)
+Suites: $suite
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+	# Nothing from trixie may be installed on bookworm: only .debs are
+	# downloaded from it. Pin it so a stray install can never pick it.
+	if [ "$suite" = trixie-backports ]; then
+		cat >/etc/apt/preferences.d/vmashadow-trixie <<EOF
+Package: *
+Pin: release n=trixie-backports
+Pin-Priority: -1
+EOF
+	fi
+	return 0
+}
+
+if [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null; then
+	echo "vmashadow: this host is not Debian; install by hand:" >&2
+	echo "  Debian bookworm packages (or equivalents): ${APT_PKGS[*]}" >&2
+	echo "  from bookworm-backports: ${BPO_PKGS[*]} (QEMU >= 10)" >&2
+	echo "  cargo install --locked bindgen-cli@$VMS_BINDGEN_VERSION" >&2
+	echo "  virtme-ng from PyPI in $VMS_VENV" >&2
+	exit 1
+fi
+
+mkdir -p "$VMS_CACHE"
+need_apt=$(missing_pkgs "${APT_PKGS[@]}")
+need_bpo=$(missing_pkgs "${BPO_PKGS[@]}")
+need_bindgen=0
+"$VMS_BINDGEN" --version 2>/dev/null | grep -q "$VMS_BINDGEN_VERSION" || need_bindgen=1
+need_vng=0
+[ -x "$VMS_VENV/bin/vng" ] || need_vng=1
+
+if [ "$check_only" = 1 ]; then
+	rc=0
+	[ -n "$need_apt$need_bpo" ] && { echo "missing packages: $need_apt $need_bpo"; rc=1; }
+	[ "$need_bindgen" = 1 ] && { echo "missing bindgen $VMS_BINDGEN_VERSION"; rc=1; }
+	[ "$need_vng" = 1 ] && { echo "missing virtme-ng in $VMS_VENV"; rc=1; }
+	exit "$rc"
+fi
+
+[ "$(id -u)" = 0 ] || [ -z "$need_apt$need_bpo" ] ||
+	die "missing packages ($need_apt $need_bpo): run as root"
+
+updated=0
+add_suite bookworm-backports && updated=1 || true
+add_suite trixie-backports && updated=1 || true
+
+if [ -n "$need_apt$need_bpo" ]; then
+	if [ "$updated" = 1 ] || [ ! -d /var/lib/apt/lists ] ||
+		[ -z "$(ls /var/lib/apt/lists/*backports* 2>/dev/null)" ]; then
+		step "apt-get update" apt-get update -qq
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	if [ -n "$need_apt" ]; then
+		# shellcheck disable=SC2086
+		step "apt-get install $(echo $need_apt)" \
+			apt-get install -y -qq --no-install-recommends $need_apt
+	fi
+	if [ -n "$need_bpo" ]; then
+		# shellcheck disable=SC2086
+		step "apt-get install -t bookworm-backports $(echo $need_bpo)" \
+			apt-get install -y -qq --no-install-recommends \
+			-t bookworm-backports $need_bpo
+	fi
+fi
+
+if [ "$need_bindgen" = 1 ]; then
+	command -v cargo >/dev/null || export PATH=$VMS_CARGO_HOME/bin:$PATH
+	step "cargo install bindgen-cli@$VMS_BINDGEN_VERSION" \
+		with_progress "$VMS_CACHE/bindgen-install.log" \
+		cargo install --locked --quiet "bindgen-cli@$VMS_BINDGEN_VERSION"
+fi
+
+if [ "$need_vng" = 1 ]; then
+	mkdir -p "$VMS_CACHE"
+	rm -rf "$VMS_VENV"
+	step "virtme-ng venv" sh -c "python3 -m venv '$VMS_VENV' &&
+		'$VMS_VENV/bin/pip' install -q 'virtme-ng==1.42'"
+fi
+
+log "dependencies present"

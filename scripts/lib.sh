@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common helpers for the vmashadow scripts. Source it, do not run it.
+
+set -euo pipefail
+
+VMS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Everything expensive lives outside the clone, keyed by a hash of its inputs.
+VMS_CACHE=${VMASHADOW_CACHE:-/var/cache/vmashadow}
+
+# The pinned kernel source: Debian's linux-source-7.3 from trixie-backports.
+KVER_PKG=linux-source-7.3
+KVER_DEB_VERSION=${KVER_DEB_VERSION:-7.3.4-1~bpo13+1}
+KVER_DEB_SHA256=${KVER_DEB_SHA256:-703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3}
+
+# Toolchain (see shared/docs/toolchain.md).
+VMS_LLVM=-19
+VMS_RUSTC=/usr/bin/rustc
+VMS_CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
+VMS_BINDGEN=$VMS_CARGO_HOME/bin/bindgen
+VMS_BINDGEN_VERSION=0.72.1
+VMS_VENV=$VMS_CACHE/venv
+
+VMS_T0=${VMS_T0:-$(date +%s)}
+export VMS_T0
+
+log() {
+	local now
+	now=$(date +%s)
+	printf '[vmashadow %4ds] %s\n' "$((now - VMS_T0))" "$*" >&2
+}
+
+die() {
+	printf 'vmashadow: error: %s\n' "$*" >&2
+	exit 1
+}
+
+# Run a long step, show elapsed time when it ends.
+step() {
+	local name=$1 t0 rc
+	shift
+	t0=$(date +%s)
+	log "$name ..."
+	set +e
+	"$@"
+	rc=$?
+	set -e
+	if [ "$rc" -ne 0 ]; then
+		log "$name FAILED after $(($(date +%s) - t0))s (exit $rc)"
+		return "$rc"
+	fi
+	log "$name done in $(($(date +%s) - t0))s"
+}
+
+# Print a few lines of a log as progress while a command writes it.
+with_progress() {
+	local logfile=$1 pid rc
+	shift
+	"$@" >"$logfile" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 30
+		kill -0 "$pid" 2>/dev/null || break
+		log "  ... $(tail -n 1 "$logfile" | cut -c1-100)"
+	done
+	set +e
+	wait "$pid"
+	rc=$?
+	set -e
+	if [ "$rc" -ne 0 ]; then
+		tail -n 40 "$logfile" >&2
+		log "see $logfile"
+	fi
+	return "$rc"
+}
+
+kernel_make_flags() {
+	echo "LLVM=$VMS_LLVM RUSTC=$VMS_RUSTC BINDGEN=$VMS_BINDGEN"
+}
+
+# Hash of the toolchain versions that go into a build.
+toolchain_id() {
+	{
+		"$VMS_RUSTC" --version
+		"clang$VMS_LLVM" --version | head -n 1
+		"$VMS_BINDGEN" --version
+	} 2>/dev/null
+}
+
+# Source tree: pristine unpack + patches, keyed by the patch series.
+src_key() {
+	{
+		echo "$KVER_PKG $KVER_DEB_VERSION"
+		cat "$VMS_TOP"/kernel/patches/*.patch 2>/dev/null || true
+	} | sha256sum | cut -c1-16
+}
+
+src_dir() {
+	echo "$VMS_CACHE/src/$(src_key)/linux"
+}
+
+# Build directory of one flavour (perf|debug), keyed by everything that goes in.
+build_key() {
+	local flavour=$1
+	{
+		src_key
+		echo "$flavour"
+		cat "$VMS_TOP/kernel/config/common.config" \
+			"$VMS_TOP/kernel/config/$flavour.config"
+		toolchain_id
+	} | sha256sum | cut -c1-16
+}
+
+build_dir() {
+	echo "$VMS_CACHE/build/$1-$(build_key "$1")"
+}

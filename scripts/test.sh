@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make test: deps + debug kernel + module + selftests + VM run + splat check.
+# Results in results/test/latest/ (tap.log, dmesg.log, console.log,
+# summary.txt whose last line is "N passed, N failed, N skipped").
+# Exit status is non-zero on any failure or splat.
+#
+# Environment: CPUS, MEMORY, TIMEOUT, KVM (see scripts/vm.sh), TESTS="a b"
+# to run only some selftests.
+
+. "$(dirname "$0")/lib.sh"
+
+[ $# -eq 0 ] || die "usage: $0 (options come from the environment)"
+
+flavour=debug
+res=$VMS_TOP/results/test/$(date +%Y%m%d-%H%M%S)
+latest=$VMS_TOP/results/test/latest
+
+step "dependencies" "$VMS_TOP/scripts/deps.sh"
+step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour" >/dev/null
+ko=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
+tests=$(step "selftests" "$VMS_TOP/scripts/build-selftests.sh" "$flavour")
+
+mkdir -p "$res"
+ln -sfn "$(basename "$res")" "$latest"
+
+# Host-side tests first: they are cheap and the VM result depends on them.
+"$VMS_TOP/scripts/test-check-splats.sh" >"$res/host-tap.log" 2>&1 ||
+	log "splat checker self-test FAILED (see $res/host-tap.log)"
+
+# shellcheck disable=SC2086
+# vng's own exit status is not the guest's (it is 255 when the script's
+# virtio-serial port is missing): the guest writes guest-rc.
+t0=$(date +%s)
+"$VMS_TOP/scripts/vm.sh" --flavour "$flavour" \
+	--rwdir "$res" --console "$res/console.log" \
+	--exec "$VMS_TOP/scripts/guest-run.sh $res $ko $tests ${TESTS:-}" || true
+log "guest run done in $(($(date +%s) - t0))s"
+
+fail=0
+if [ ! -f "$res/guest-rc" ]; then
+	log "the guest did not finish (crash or timeout): see $res/console.log"
+	fail=1
+elif [ "$(cat "$res/guest-rc")" != 0 ]; then
+	log "the guest run failed (guest-rc $(cat "$res/guest-rc"))"
+	fail=1
+fi
+
+# The whole guest log is part of the result: any splat fails the run. If the
+# guest died before saving dmesg, the console has the kernel log.
+klog=$res/dmesg.log
+[ -s "$klog" ] || klog=$res/console.log
+if ! "$VMS_TOP/scripts/check-splats.sh" "$klog" >"$res/splats.txt"; then
+	log "kernel splats in the guest log:"
+	cat "$res/splats.txt" >&2
+	fail=1
+fi
+
+# The run itself as test cases, so the summary line shows a dead guest or a
+# splat even when every test that did run passed.
+{
+	[ -f "$res/guest-rc" ] && [ "$(cat "$res/guest-rc")" = 0 ] &&
+		echo "ok 1 guest run completed" || echo "not ok 1 guest run completed"
+	[ -s "$res/splats.txt" ] && echo "not ok 2 guest kernel log free of splats" ||
+		echo "ok 2 guest kernel log free of splats"
+} >"$res/run-tap.log"
+touch "$res/tap.log" "$res/kunit.log"
+taps=("$res/host-tap.log" "$res/run-tap.log" "$res/kunit.log" "$res/tap.log")
+{
+	echo "vmashadow make test, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "kernel: $flavour $(basename "$(build_dir "$flavour")"), accel: $(cat "$VMS_CACHE/last-accel" 2>/dev/null)"
+	[ -s "$res/splats.txt" ] && { echo "splats:"; cat "$res/splats.txt"; }
+	python3 "$VMS_TOP/scripts/summarize.py" "${taps[@]}" || true
+} >"$res/summary.txt"
+python3 "$VMS_TOP/scripts/summarize.py" "${taps[@]}" >/dev/null || fail=1
+
+grep -E '^(FAILED|SKIPPED)' "$res/summary.txt" >&2 || true
+log "results in $res"
+tail -n 1 "$res/summary.txt"
+exit "$fail"

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot a built kernel with virtme-ng (the host's root filesystem, read-only,
+# over 9p) and run a command in it, or open a shell.
+#
+#   scripts/vm.sh [options] --exec "CMD"
+#   scripts/vm.sh [options] --shell
+#
+# Options:
+#   --flavour perf|debug   kernel to boot (default debug)
+#   --cpus N               vCPUs (default $CPUS or 2)
+#   --memory SIZE          guest memory (default $MEMORY or 2G)
+#   --timeout SECONDS      kill the guest after this long (default $TIMEOUT or 1800)
+#   --rwdir DIR            host directory the guest may write (repeatable)
+#   --console FILE         also save the console output here
+#   --append ARGS          extra kernel command line
+#
+# KVM is used when it really works (KVM=auto, the default, probes it once per
+# host and caches the answer), else TCG. KVM=on or KVM=off forces it.
+
+. "$(dirname "$0")/lib.sh"
+
+flavour=debug
+cpus=${CPUS:-2}
+memory=${MEMORY:-2G}
+timeout=${TIMEOUT:-1800}
+kvm=${KVM:-auto}
+cmd=
+shell=0
+console=
+append=
+rwdirs=()
+
+usage() { die "usage: $0 [--flavour perf|debug] [--cpus N] [--memory SIZE] [--timeout S] [--rwdir DIR] [--console FILE] [--append ARGS] --exec CMD | --shell"; }
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--flavour) flavour=${2:-}; shift 2 ;;
+	--cpus) cpus=${2:-}; shift 2 ;;
+	--memory) memory=${2:-}; shift 2 ;;
+	--timeout) timeout=${2:-}; shift 2 ;;
+	--rwdir) rwdirs+=("${2:-}"); shift 2 ;;
+	--console) console=${2:-}; shift 2 ;;
+	--append) append=${2:-}; shift 2 ;;
+	--exec) cmd=${2:-}; shift 2 ;;
+	--shell) shell=1; shift ;;
+	*) usage ;;
+	esac
+done
+case "$flavour" in perf | debug) ;; *) die "--flavour must be perf or debug" ;; esac
+[[ "$cpus" =~ ^[1-9][0-9]*$ ]] || die "--cpus must be a positive integer (got '$cpus')"
+[[ "$memory" =~ ^[1-9][0-9]*[MG]$ ]] || die "--memory must look like 2G or 1536M (got '$memory')"
+[[ "$timeout" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds"
+case "$kvm" in auto | on | off) ;; *) die "KVM must be auto, on or off (got '$kvm')" ;; esac
+if [ "$shell" = 1 ]; then
+	[ -z "$cmd" ] || usage
+else
+	[ -n "$cmd" ] || usage
+fi
+
+kdir=$("$VMS_TOP/scripts/build-kernel.sh" "$flavour")
+export PATH=$VMS_VENV/bin:$PATH
+command -v vng >/dev/null || die "virtme-ng missing (run scripts/deps.sh)"
+
+# Does KVM really run a guest here? /dev/kvm may exist and answer ioctls while
+# nested guests hang at "Booting from ROM": boot the kernel to its first
+# message with a short timeout. The answer is cached per host.
+kvm_works() {
+	local probe=$VMS_CACHE/kvm-probe-$(uname -r)-$(hostname)
+	if [ ! -f "$probe" ]; then
+		local ans=no
+		if [ -w /dev/kvm ] &&
+			timeout -k 5 30 qemu-system-x86_64 -accel kvm -cpu host -m 256 \
+				-nographic -no-reboot -kernel "$kdir/arch/x86/boot/bzImage" \
+				-append "console=ttyS0 panic=-1 root=/dev/nonexistent" \
+				2>/dev/null | grep -q -m1 'Linux version'; then
+			ans=yes
+		fi
+		echo "$ans" >"$probe"
+	fi
+	[ "$(cat "$probe")" = yes ]
+}
+
+accel=()
+case "$kvm" in
+on) ;;
+off) accel=(--disable-kvm) ;;
+auto) kvm_works || accel=(--disable-kvm) ;;
+esac
+if [ ${#accel[@]} -eq 0 ]; then
+	log "accelerator: KVM"
+	echo kvm >"$VMS_CACHE/last-accel"
+else
+	log "accelerator: TCG (no working KVM)"
+	echo tcg >"$VMS_CACHE/last-accel"
+fi
+
+args=(--run "$kdir" "${accel[@]}" --cpus "$cpus" --memory "$memory" --force-9p
+	--append "root=/dev/root kunit.filter_glob=vmashadow* $append")
+for d in "${rwdirs[@]}"; do
+	args+=(--rwdir "$d")
+done
+
+if [ "$shell" = 1 ]; then
+	exec vng "${args[@]}"
+fi
+
+log "booting $flavour kernel: $cpus vCPUs, $memory, timeout ${timeout}s"
+set +e
+if [ -n "$console" ]; then
+	timeout -k 10 "$timeout" vng -v "${args[@]}" --exec "$cmd" </dev/null 2>&1 |
+		tee "$console"
+	rc=${PIPESTATUS[0]}
+else
+	timeout -k 10 "$timeout" vng -v "${args[@]}" --exec "$cmd" </dev/null 2>&1
+	rc=$?
+fi
+set -e
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	log "guest timed out after ${timeout}s"
+fi
+exit "$rc"

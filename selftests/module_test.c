@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmashadow module life cycle: load, unload, reload, and the debugfs
+ * directory appearing and disappearing with the module.
+ *
+ * Every test leaves the module loaded or unloaded as it found it.
+ */
+#include "kselftest_harness.h"
+#include "vmashadow.h"
+
+FIXTURE(module) {
+	bool was_loaded;
+};
+
+FIXTURE_SETUP(module)
+{
+	if (geteuid())
+		SKIP(return, "must be run as root");
+	if (!vms_ko_path())
+		SKIP(return, "vmashadow.ko not found ($VMASHADOW_KO unset or unreadable)");
+	self->was_loaded = vms_loaded();
+	if (self->was_loaded)
+		ASSERT_EQ(0, vms_unload());
+	ASSERT_FALSE(vms_loaded());
+}
+
+FIXTURE_TEARDOWN(module)
+{
+	if (!vms_ko_path() || geteuid())
+		return;
+	if (self->was_loaded && !vms_loaded())
+		EXPECT_EQ(0, vms_load(NULL));
+	if (!self->was_loaded && vms_loaded())
+		EXPECT_EQ(0, vms_unload());
+}
+
+TEST_F(module, load_unload)
+{
+	ASSERT_EQ(0, vms_load(NULL));
+	ASSERT_TRUE(vms_loaded());
+	/* A second load of the same module is refused. */
+	ASSERT_EQ(-EEXIST, vms_load(NULL));
+	ASSERT_EQ(0, vms_unload());
+	ASSERT_FALSE(vms_loaded());
+	/* Nothing left to unload. */
+	ASSERT_EQ(-ENOENT, vms_unload());
+}
+
+TEST_F(module, debugfs_dir_follows_module)
+{
+	ASSERT_FALSE(vms_is_dir(VMS_DEBUGFS));
+	ASSERT_EQ(0, vms_load(NULL));
+	ASSERT_TRUE(vms_is_dir(VMS_DEBUGFS));
+	ASSERT_EQ(0, vms_unload());
+	ASSERT_FALSE(vms_is_dir(VMS_DEBUGFS));
+}
+
+TEST_F(module, reload_cycles)
+{
+	for (int i = 0; i < 20; i++) {
+		ASSERT_EQ(0, vms_load(NULL)) TH_LOG("load %d", i);
+		ASSERT_TRUE(vms_is_dir(VMS_DEBUGFS));
+		ASSERT_EQ(0, vms_unload()) TH_LOG("unload %d", i);
+	}
+	ASSERT_FALSE(vms_loaded());
+}
+
+TEST_HARNESS_MAIN
