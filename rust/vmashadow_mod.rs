@@ -2,17 +2,28 @@
 
 //! vmashadow: a lockless VMA lookup cache for the x86 page-fault path.
 //!
-//! The module will keep, per mm, a maple-tree shadow index of VMAs read under
-//! RCU, and answer the fault path's lookup before any mmap_lock is taken. For
-//! now it only creates its debugfs directory:
+//! Per mm, a maple-tree *shadow index* of VMAs, read under RCU, answers the fault path's
+//! "which VMA?" before any lock is taken. The core (`kernel/patches/`) validates every answer
+//! as `lock_vma_under_rcu()` does; a miss falls back to the kernel's per-VMA path, then to the
+//! mmap_lock with the 2008 trylock-and-oops rule. Modes switch at runtime so that the classic
+//! mmap_lock path, the per-VMA path and the shadow path are measured side by side:
 //!
 //! ```text
-//! # insmod vmashadow.ko
-//! # ls /sys/kernel/debug/vmashadow/
-//! # rmmod vmashadow
+//! # insmod vmashadow.ko mode=3            # 0 stock, 1 mmap, 2 pervma, 3 shadow
+//! # echo pervma > /sys/kernel/debug/vmashadow/mode
+//! # cat /sys/kernel/debug/vmashadow/stats
+//! # rmmod vmashadow                       # safe at any time, also under load
 //! ```
 
-use kernel::{debugfs::Dir, prelude::*};
+use kernel::prelude::*;
+
+mod control;
+mod hook;
+mod mode;
+mod rcu_maple;
+mod shadow_index;
+mod stats;
+mod vmstat;
 
 module! {
     type: VmaShadow,
@@ -20,23 +31,53 @@ module! {
     authors: ["vmashadow developers"],
     description: "Lockless VMA lookup cache for the x86 page-fault path",
     license: "GPL",
+    params: {
+        mode: u32 {
+            default: 3,
+            description: "Initial mode: 0=stock 1=mmap 2=pervma 3=shadow",
+        },
+        kernel_faults: bool {
+            default: true,
+            description: "pervma and shadow also serve kernel-mode uaccess faults",
+        },
+        index_cap: u32 {
+            default: 512,
+            description: "Ranges a per-mm index holds before it is emptied (1..65536)",
+        },
+    },
 }
 
+#[pin_data]
 struct VmaShadow {
-    /// Removes `/sys/kernel/debug/vmashadow/` (and all below it) on drop.
-    _debugfs: Dir,
+    // Dropped first: after unregistering no fault reaches this module and every index is gone.
+    hook: hook::Registration,
+    #[pin]
+    control: control::Control,
 }
 
-impl kernel::Module for VmaShadow {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        let debugfs = Dir::new(c"vmashadow");
-        pr_info!("loaded\n");
-        Ok(Self { _debugfs: debugfs })
-    }
-}
-
-impl Drop for VmaShadow {
-    fn drop(&mut self) {
-        pr_info!("unloaded\n");
+impl kernel::InPlaceModule for VmaShadow {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            hook: {
+                let m = mode::Mode::from_index(module_parameters::mode.value()).inspect_err(|_| {
+                    pr_err!("mode must be 0..3\n");
+                })?;
+                hook::set_index_cap(module_parameters::index_cap.value() as usize)
+                    .inspect_err(|_| pr_err!("index_cap must be 1..{}\n", hook::INDEX_CAP_MAX))?;
+                mode::set(m);
+                mode::set_kernel_faults(module_parameters::kernel_faults.value());
+                stats::reset();
+                vmstat::reset()?;
+                hook::init();
+                let reg = hook::Registration::new()?;
+                pr_info!(
+                    "loaded: mode {}, kernel_faults {}\n",
+                    m.name(),
+                    u8::from(mode::kernel_faults())
+                );
+                reg
+            },
+            control <- control::Control::new(),
+        }? Error)
     }
 }

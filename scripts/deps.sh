@@ -84,12 +84,15 @@ need_bindgen=0
 "$VMS_BINDGEN" --version 2>/dev/null | grep -q "$VMS_BINDGEN_VERSION" || need_bindgen=1
 need_vng=0
 [ -x "$VMS_VENV/bin/vng" ] || need_vng=1
+need_mpl=0
+"$VMS_VENV/bin/python" -c 'import matplotlib' 2>/dev/null || need_mpl=1
 
 if [ "$check_only" = 1 ]; then
 	rc=0
 	[ -n "$need_apt$need_bpo" ] && { echo "missing packages: $need_apt $need_bpo"; rc=1; }
 	[ "$need_bindgen" = 1 ] && { echo "missing bindgen $VMS_BINDGEN_VERSION"; rc=1; }
 	[ "$need_vng" = 1 ] && { echo "missing virtme-ng in $VMS_VENV"; rc=1; }
+	[ "$need_mpl" = 1 ] && { echo "missing matplotlib in $VMS_VENV"; rc=1; }
 	exit "$rc"
 fi
 
@@ -131,6 +134,11 @@ if [ "$need_vng" = 1 ]; then
 	rm -rf "$VMS_VENV"
 	step "virtme-ng venv" sh -c "python3 -m venv '$VMS_VENV' &&
 		'$VMS_VENV/bin/pip' install -q 'virtme-ng==1.42'"
+fi
+
+if [ "$need_mpl" = 1 ]; then
+	# Draws the bench plot (scripts/bench-report.py).
+	step "matplotlib" "$VMS_VENV/bin/pip" install -q 'matplotlib>=3.7,<4'
 fi
 
 log "dependencies present"

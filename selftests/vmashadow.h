@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the vmashadow selftests: find, load and unload the
- * module, read and write its debugfs files.
+ * module, drive its debugfs knobs, read its statistics and /proc/vmstat.
  *
  * The module is found through $VMASHADOW_KO (set by scripts/guest-run.sh);
  * tests SKIP when it is absent or when not run as root.
@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +23,9 @@
 #define VMS_NAME	"vmashadow"
 #define VMS_DEBUGFS	"/sys/kernel/debug/vmashadow"
 #define VMS_SYSFS	"/sys/module/vmashadow"
+
+static const char *const vms_modes[] = { "stock", "mmap", "pervma", "shadow" };
+#define VMS_NR_MODES 4
 
 static inline const char *vms_ko_path(void)
 {
@@ -64,6 +69,133 @@ static inline bool vms_is_dir(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Writes @len bytes of @buf to debugfs file @name in one write(). 0 or -errno. */
+static inline int vms_write_n(const char *name, const void *buf, size_t len)
+{
+	char path[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), VMS_DEBUGFS "/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, buf, len);
+	n = n < 0 ? -errno : (n == (ssize_t)len ? 0 : -EIO);
+	close(fd);
+	return n;
+}
+
+static inline int vms_write(const char *name, const char *val)
+{
+	return vms_write_n(name, val, strlen(val));
+}
+
+/* Reads debugfs file @name into @buf (NUL-terminated, trailing newline cut). */
+static inline int vms_read(const char *name, char *buf, size_t size)
+{
+	char path[256];
+	ssize_t n, off = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), VMS_DEBUGFS "/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (off < (ssize_t)size - 1 &&
+	       (n = read(fd, buf + off, size - 1 - off)) > 0)
+		off += n;
+	close(fd);
+	buf[off] = '\0';
+	while (off > 0 && buf[off - 1] == '\n')
+		buf[--off] = '\0';
+	return 0;
+}
+
+/* The statistics file, parsed. */
+#define VMS_MAX_EVENTS 32
+struct vms_stats {
+	char mode[16];
+	long kernel_faults, index_cap, indexes, entries, hits, misses;
+	int nr_events;
+	char event[VMS_MAX_EVENTS][24];
+	uint64_t count[VMS_MAX_EVENTS][VMS_NR_MODES];
+};
+
+static inline int vms_stats(struct vms_stats *s)
+{
+	static char buf[8192];
+	char *line, *save;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	ret = vms_read("stats", buf, sizeof(buf));
+	if (ret)
+		return ret;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[24];
+		unsigned long long c[VMS_NR_MODES];
+
+		if (sscanf(line, "mode %15s", s->mode) == 1 ||
+		    sscanf(line, "kernel_faults %ld", &s->kernel_faults) == 1 ||
+		    sscanf(line, "index_cap %ld", &s->index_cap) == 1 ||
+		    sscanf(line, "indexes %ld", &s->indexes) == 1 ||
+		    sscanf(line, "entries %ld", &s->entries) == 1 ||
+		    sscanf(line, "hits %ld", &s->hits) == 1 ||
+		    sscanf(line, "misses %ld", &s->misses) == 1 ||
+		    !strncmp(line, "event ", 6))
+			continue;
+		if (sscanf(line, "%23s %llu %llu %llu %llu", name, &c[0], &c[1],
+			   &c[2], &c[3]) != 5 || s->nr_events == VMS_MAX_EVENTS)
+			return -EINVAL;
+		strcpy(s->event[s->nr_events], name);
+		for (int m = 0; m < VMS_NR_MODES; m++)
+			s->count[s->nr_events][m] = c[m];
+		s->nr_events++;
+	}
+	return s->nr_events ? 0 : -EINVAL;
+}
+
+/* Count of @event in mode @m, or -1 if the stats file has no such event. */
+static inline int64_t vms_count(const struct vms_stats *s, const char *event,
+				int m)
+{
+	for (int i = 0; i < s->nr_events; i++)
+		if (!strcmp(s->event[i], event))
+			return s->count[i][m];
+	return -1;
+}
+
+/* Sum of every event of mode @m. */
+static inline uint64_t vms_mode_total(const struct vms_stats *s, int m)
+{
+	uint64_t t = 0;
+
+	for (int i = 0; i < s->nr_events; i++)
+		t += s->count[i][m];
+	return t;
+}
+
+/* One counter of /proc/vmstat, or -1. */
+static inline long long vmstat_get(const char *name)
+{
+	char key[64];
+	long long val, ret = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			ret = val;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
 }
 
 #endif /* VMASHADOW_SELFTEST_H */

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/sys/kernel/debug/vmashadow/`: the knobs and the statistics (root only).
+//!
+//! ```text
+//! mode           rw  stock | mmap | pervma | shadow
+//! kernel_faults  rw  0 | 1: pervma and shadow also serve kernel-mode uaccess faults
+//! index_cap      rw  1..65536: ranges per mm index before it is emptied
+//! stats          r   the state, then one row per event with a column per mode
+//! reset          w   1: zero the statistics
+//! ```
+//!
+//! A write that does not parse fails with `EINVAL` and changes nothing.
+
+use crate::{
+    hook,
+    mode::{self, Mode},
+    stats::{self, Event},
+    vmstat,
+};
+use core::fmt;
+use kernel::{
+    debugfs::{Dir, File},
+    prelude::*,
+    uaccess::UserSliceReader,
+};
+
+/// Reads one short token written to a knob. Longer writes are refused whole.
+fn token<'b>(reader: &mut UserSliceReader, buf: &'b mut [u8; 32]) -> Result<&'b str> {
+    let n = reader.len();
+    if n == 0 || n > buf.len() {
+        return Err(EINVAL);
+    }
+    reader.read_slice(&mut buf[..n])?;
+    let s = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?.trim();
+    if s.is_empty() {
+        return Err(EINVAL);
+    }
+    Ok(s)
+}
+
+fn parse_bool(s: &str) -> Result<bool> {
+    match s {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(EINVAL),
+    }
+}
+
+fn mode_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", mode::current().name())
+}
+
+fn mode_store(_: &(), r: &mut UserSliceReader) -> Result {
+    let mut buf = [0; 32];
+    mode::set(Mode::parse(token(r, &mut buf)?)?);
+    Ok(())
+}
+
+fn kernel_faults_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", u8::from(mode::kernel_faults()))
+}
+
+fn kernel_faults_store(_: &(), r: &mut UserSliceReader) -> Result {
+    let mut buf = [0; 32];
+    mode::set_kernel_faults(parse_bool(token(r, &mut buf)?)?);
+    Ok(())
+}
+
+fn index_cap_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", hook::index_cap())
+}
+
+fn index_cap_store(_: &(), r: &mut UserSliceReader) -> Result {
+    let mut buf = [0; 32];
+    let cap = token(r, &mut buf)?.parse::<usize>().map_err(|_| EINVAL)?;
+    hook::set_index_cap(cap)
+}
+
+fn stats_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let (indexes, entries) = hook::census();
+    let (hits, misses) = vmstat::hits_misses().map_err(|_| fmt::Error)?;
+    writeln!(f, "mode {}", mode::current().name())?;
+    writeln!(f, "kernel_faults {}", u8::from(mode::kernel_faults()))?;
+    writeln!(f, "index_cap {}", hook::index_cap())?;
+    writeln!(f, "indexes {indexes}")?;
+    writeln!(f, "entries {entries}")?;
+    writeln!(f, "hits {hits}")?;
+    writeln!(f, "misses {misses}")?;
+    f.write_str("event")?;
+    for m in Mode::ALL {
+        write!(f, " {}", m.name())?;
+    }
+    writeln!(f)?;
+    for e in Event::ALL {
+        f.write_str(e.name())?;
+        for m in Mode::ALL {
+            write!(f, " {}", stats::sum(m, e))?;
+        }
+        writeln!(f)?;
+    }
+    Ok(())
+}
+
+fn reset_store(_: &(), r: &mut UserSliceReader) -> Result {
+    let mut buf = [0; 32];
+    if token(r, &mut buf)? != "1" {
+        return Err(EINVAL);
+    }
+    vmstat::reset()?;
+    stats::reset();
+    Ok(())
+}
+
+/// The debugfs directory and its files; removed on drop.
+#[pin_data]
+pub(crate) struct Control {
+    #[pin]
+    mode: File<()>,
+    #[pin]
+    kernel_faults: File<()>,
+    #[pin]
+    index_cap: File<()>,
+    #[pin]
+    stats: File<()>,
+    #[pin]
+    reset: File<()>,
+    _dir: Dir,
+}
+
+impl Control {
+    /// Creates `/sys/kernel/debug/vmashadow/`.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        let dir = Dir::new(c"vmashadow");
+        try_pin_init!(Self {
+            mode <- dir.read_write_callback_file(c"mode", (), &mode_show, &mode_store),
+            kernel_faults <- dir.read_write_callback_file(
+                c"kernel_faults",
+                (),
+                &kernel_faults_show,
+                &kernel_faults_store,
+            ),
+            index_cap <- dir.read_write_callback_file(
+                c"index_cap",
+                (),
+                &index_cap_show,
+                &index_cap_store,
+            ),
+            stats <- dir.read_callback_file(c"stats", (), &stats_show),
+            reset <- dir.write_callback_file(c"reset", (), &reset_store),
+            _dir: dir,
+        }? Error)
+    }
+}

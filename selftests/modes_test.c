@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmashadow modes driven through the real fault path: each test body runs
+ * once per mode (stock, mmap, pervma, shadow). Faults are caused by this
+ * process, then the module's statistics and /proc/vmstat are read back: the
+ * counters of the active mode must move, those of the other modes must not,
+ * and the data must be right.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vmashadow.h"
+
+#define PAGES	256
+
+static long page_size;
+
+FIXTURE(modes) {
+	int mode;
+	bool loaded_here;
+};
+
+FIXTURE_VARIANT(modes) {
+	int mode;
+};
+
+FIXTURE_VARIANT_ADD(modes, stock) { .mode = 0 };
+FIXTURE_VARIANT_ADD(modes, mmap) { .mode = 1 };
+FIXTURE_VARIANT_ADD(modes, pervma) { .mode = 2 };
+FIXTURE_VARIANT_ADD(modes, shadow) { .mode = 3 };
+
+FIXTURE_SETUP(modes)
+{
+	page_size = sysconf(_SC_PAGESIZE);
+	self->mode = variant->mode;
+	if (geteuid())
+		SKIP(return, "must be run as root");
+	if (!vms_loaded()) {
+		if (!vms_ko_path())
+			SKIP(return, "vmashadow.ko not found ($VMASHADOW_KO)");
+		ASSERT_EQ(0, vms_load(NULL));
+		self->loaded_here = true;
+	}
+	ASSERT_EQ(0, vms_write("mode", vms_modes[self->mode]));
+	ASSERT_EQ(0, vms_write("kernel_faults", "1"));
+	ASSERT_EQ(0, vms_write("reset", "1"));
+}
+
+FIXTURE_TEARDOWN(modes)
+{
+	if (!vms_loaded())
+		return;
+	vms_write("kernel_faults", "1");
+	vms_write("mode", "shadow");
+	if (self->loaded_here)
+		vms_unload();
+}
+
+/* Map @pages private anonymous pages with THP off, so one fault is one page. */
+static char *map_anon(size_t pages)
+{
+	char *p = mmap(NULL, pages * page_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, pages * page_size, MADV_NOHUGEPAGE);
+	return p;
+}
+
+/* Write-fault every page @rounds times, zapping in between; check the data. */
+static int fault_rounds(char *p, size_t pages, int rounds)
+{
+	for (int r = 0; r < rounds; r++) {
+		for (size_t i = 0; i < pages; i++)
+			p[i * page_size] = (char)(i + r);
+		for (size_t i = 0; i < pages; i++)
+			if (p[i * page_size] != (char)(i + r))
+				return -1;
+		if (madvise(p, pages * page_size, MADV_DONTNEED))
+			return -1;
+	}
+	return 0;
+}
+
+/* The events a fault in each mode is counted under, and what it must not be. */
+static uint64_t answered(const struct vms_stats *s, int m)
+{
+	static const char *const ev[] = { "passed", "mmap", "pervma",
+					  "candidates", "no_candidate" };
+	uint64_t t = 0;
+
+	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
+		t += vms_count(s, ev[i], m) > 0 ? vms_count(s, ev[i], m) : 0;
+	return t;
+}
+
+TEST_F(modes, anon_faults_counted_in_active_mode)
+{
+	const int rounds = 8;
+	struct vms_stats s;
+	char *p = map_anon(PAGES);
+	long long minflt_faults;
+	struct rusage ru0, ru1;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &ru0));
+	ASSERT_EQ(0, fault_rounds(p, PAGES, rounds));
+	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &ru1));
+	minflt_faults = ru1.ru_minflt - ru0.ru_minflt;
+	/* The faults really happened. */
+	ASSERT_GE(minflt_faults, PAGES * rounds);
+
+	ASSERT_EQ(0, vms_stats(&s));
+	ASSERT_STREQ(vms_modes[self->mode], s.mode);
+	EXPECT_GE(answered(&s, self->mode), PAGES * rounds);
+	for (int m = 0; m < VMS_NR_MODES; m++) {
+		if (m == self->mode)
+			continue;
+		EXPECT_EQ(0, vms_mode_total(&s, m)) {
+			TH_LOG("mode %s moved", vms_modes[m]);
+		}
+	}
+
+	switch (self->mode) {
+	case 0:
+		EXPECT_GE(vms_count(&s, "passed", 0), PAGES * rounds);
+		break;
+	case 1:
+		EXPECT_GE(vms_count(&s, "mmap", 1), PAGES * rounds);
+		/* Nothing learns from the careful path in this mode. */
+		EXPECT_EQ(0, vms_count(&s, "fill_careful", 1));
+		break;
+	case 2:
+		EXPECT_GE(vms_count(&s, "pervma", 2), PAGES * rounds);
+		EXPECT_GE(vms_count(&s, "fill_pervma", 2), PAGES * rounds / 2);
+		EXPECT_EQ(0, s.hits);
+		break;
+	case 3:
+		EXPECT_GE(vms_count(&s, "candidates", 3) +
+			  vms_count(&s, "no_candidate", 3), PAGES * rounds);
+		EXPECT_GE(vms_count(&s, "stored", 3), 1);
+		EXPECT_GE(s.indexes, 1);
+		EXPECT_GE(s.entries, 1);
+		break;
+	}
+	munmap(p, PAGES * page_size);
+}
+
+TEST_F(modes, shadow_index_serves_steady_faults)
+{
+	const int rounds = 40;
+	struct vms_stats s;
+	uint64_t faults;
+	char *p = map_anon(PAGES);
+
+	ASSERT_NE(NULL, p);
+	/* Warm up: the first fault of the VMA fills the index. */
+	ASSERT_EQ(0, fault_rounds(p, PAGES, 1));
+	ASSERT_EQ(0, vms_write("reset", "1"));
+	ASSERT_EQ(0, fault_rounds(p, PAGES, rounds));
+	ASSERT_EQ(0, vms_stats(&s));
+	faults = answered(&s, self->mode);
+	ASSERT_GE(faults, PAGES * rounds);
+	if (self->mode != 3) {
+		EXPECT_EQ(0, s.hits);
+		return;
+	}
+	TH_LOG("shadow: %ld validated hits of %llu faults (%ld misses)",
+	       s.hits, (unsigned long long)faults, s.misses);
+	/* More than 95% of the faults validated from the index. */
+	EXPECT_GT(s.hits * 100, (long)(faults * 95));
+	munmap(p, PAGES * page_size);
+}
+
+TEST_F(modes, file_shared_faults)
+{
+	const size_t pages = 64;
+	char path[] = "/tmp/vmashadow-XXXXXX";
+	int fd = mkstemp(path);
+	char *p, *q;
+
+	ASSERT_GE(fd, 0);
+	unlink(path);
+	ASSERT_EQ(0, ftruncate(fd, pages * page_size));
+	p = mmap(NULL, pages * page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (size_t i = 0; i < pages; i++)
+		p[i * page_size] = (char)(i * 3);
+	ASSERT_EQ(0, munmap(p, pages * page_size));
+	/* A new mapping faults the file pages back in: same data. */
+	q = mmap(NULL, pages * page_size, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	for (size_t i = 0; i < pages; i++)
+		ASSERT_EQ((char)(i * 3), q[i * page_size]);
+	munmap(q, pages * page_size);
+	close(fd);
+}
+
+/*
+ * read() into pages that are not mapped yet: every page faults in
+ * copy_to_user(), in kernel mode, with an exception table fixup. Returns
+ * how many of them the per-VMA lock served (vma_lock_success delta).
+ */
+static long long kernel_faults_lockless(struct __test_metadata *_metadata,
+					size_t pages)
+{
+	char path[] = "/tmp/vmashadow-XXXXXX";
+	int fd = mkstemp(path);
+	char *src = malloc(pages * page_size), *dst;
+	long long before, after;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_NE(NULL, src);
+	unlink(path);
+	memset(src, 0x5a, pages * page_size);
+	ASSERT_EQ((ssize_t)(pages * page_size), pwrite(fd, src, pages * page_size, 0));
+	dst = map_anon(pages);
+	ASSERT_NE(NULL, dst);
+
+	before = vmstat_get("vma_lock_success");
+	ASSERT_EQ((ssize_t)(pages * page_size), pread(fd, dst, pages * page_size, 0));
+	after = vmstat_get("vma_lock_success");
+	ASSERT_EQ(0, memcmp(src, dst, pages * page_size));
+
+	munmap(dst, pages * page_size);
+	free(src);
+	close(fd);
+	return after - before;
+}
+
+TEST_F(modes, kernel_uaccess_faults_follow_knob)
+{
+	const size_t pages = 128;
+	long long on, off;
+	struct vms_stats s;
+
+	if (vmstat_get("vma_lock_success") < 0)
+		SKIP(return, "no vma_lock_success in /proc/vmstat (PER_VMA_LOCK_STATS=n)");
+
+	ASSERT_EQ(0, vms_write("kernel_faults", "1"));
+	on = kernel_faults_lockless(_metadata, pages);
+	ASSERT_EQ(0, vms_write("kernel_faults", "0"));
+	off = kernel_faults_lockless(_metadata, pages);
+	ASSERT_EQ(0, vms_write("kernel_faults", "1"));
+	ASSERT_EQ(0, vms_stats(&s));
+	TH_LOG("%s: per-VMA-locked faults during read(): knob on %lld, off %lld",
+	       vms_modes[self->mode], on, off);
+
+	/* Only a handful of user faults can land in the window. */
+	EXPECT_LT(off, (long long)pages / 4);
+	if (self->mode >= 2) {
+		EXPECT_GE(on, (long long)pages);
+	} else {
+		EXPECT_LT(on, (long long)pages / 4);
+	}
+}
+
+/* One faulting thread: its own region, a shared stop flag and error count. */
+struct churn {
+	char *p;
+	size_t pages;
+	volatile bool *stop;
+	int errors;
+};
+
+static void *fault_loop(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!*c->stop)
+		if (fault_rounds(c->p, c->pages, 1))
+			c->errors++;
+	return NULL;
+}
+
+TEST_F(modes, switch_modes_under_load)
+{
+	volatile bool stop = false;
+	struct churn c[2];
+	pthread_t t[2];
+
+	for (int i = 0; i < 2; i++) {
+		c[i] = (struct churn){ .pages = 64, .stop = &stop };
+		c[i].p = map_anon(c[i].pages);
+		ASSERT_NE(NULL, c[i].p);
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, fault_loop, &c[i]));
+	}
+	for (int i = 0; i < 200; i++) {
+		ASSERT_EQ(0, vms_write("mode", vms_modes[i % VMS_NR_MODES]));
+		ASSERT_EQ(0, vms_write("kernel_faults", i & 4 ? "0" : "1"));
+		usleep(500);
+	}
+	stop = true;
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, c[i].errors);
+		munmap(c[i].p, c[i].pages * page_size);
+	}
+}
+
+TEST_F(modes, index_released_with_its_mm)
+{
+	struct vms_stats s0, s1;
+
+	ASSERT_EQ(0, vms_stats(&s0));
+	for (int i = 0; i < 50; i++) {
+		pid_t pid = fork();
+
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			char *p = map_anon(16);
+
+			_exit(p && !fault_rounds(p, 16, 2) ? 0 : 1);
+		}
+		int st;
+
+		ASSERT_EQ(pid, waitpid(pid, &st, 0));
+		ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	ASSERT_EQ(0, vms_stats(&s1));
+	/* Fifty mms came and went: their indexes went with them. */
+	EXPECT_LE(s1.indexes, s0.indexes + 2);
+}
+
+TEST(bad_writes_rejected)
+{
+	static const struct { const char *file, *bad; } cases[] = {
+		{ "mode", "bogus" }, { "mode", "" }, { "mode", "shadowx" },
+		{ "mode", "3" }, { "mode", "stock mmap" },
+		{ "kernel_faults", "2" }, { "kernel_faults", "yes" },
+		{ "kernel_faults", "-1" }, { "kernel_faults", "" },
+		{ "index_cap", "0" }, { "index_cap", "65537" },
+		{ "index_cap", "-5" }, { "index_cap", "12abc" },
+		{ "index_cap", "99999999999999999999999" },
+		{ "reset", "0" }, { "reset", "2" }, { "reset", "yes" },
+	};
+	static const char *const files[] = { "mode", "kernel_faults", "index_cap" };
+	char before[3][64], after[64], huge[4096];
+	bool loaded_here = false;
+
+	if (geteuid())
+		SKIP(return, "must be run as root");
+	if (!vms_loaded()) {
+		if (!vms_ko_path())
+			SKIP(return, "vmashadow.ko not found ($VMASHADOW_KO)");
+		ASSERT_EQ(0, vms_load(NULL));
+		loaded_here = true;
+	}
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, vms_read(files[i], before[i], sizeof(before[i])));
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		EXPECT_EQ(-EINVAL, vms_write(cases[i].file, cases[i].bad)) {
+			TH_LOG("%s <- '%s'", cases[i].file, cases[i].bad);
+		}
+	}
+	memset(huge, '1', sizeof(huge));
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(-EINVAL, vms_write_n(files[i], huge, sizeof(huge)));
+	EXPECT_EQ(-EINVAL, vms_write_n("reset", huge, sizeof(huge)));
+	EXPECT_EQ(-EINVAL, vms_write_n("mode", "sha\0dow", 7));
+
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(0, vms_read(files[i], after, sizeof(after)));
+		EXPECT_STREQ(before[i], after) {
+			TH_LOG("%s changed", files[i]);
+		}
+	}
+	/* Read-only and write-only files stay so. */
+	EXPECT_NE(0, vms_write("stats", "1"));
+	if (loaded_here)
+		vms_unload();
+}
+
+TEST(bad_module_parameters_refused)
+{
+	static const char *const bad[] = {
+		"mode=4", "mode=-1", "mode=shadow", "index_cap=0",
+		"index_cap=65537", "kernel_faults=maybe",
+	};
+	bool was_loaded;
+	char buf[64];
+
+	if (geteuid())
+		SKIP(return, "must be run as root");
+	if (!vms_ko_path())
+		SKIP(return, "vmashadow.ko not found ($VMASHADOW_KO)");
+	was_loaded = vms_loaded();
+	if (was_loaded)
+		ASSERT_EQ(0, vms_unload());
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_NE(0, vms_load(bad[i])) {
+			TH_LOG("%s accepted", bad[i]);
+		}
+		EXPECT_FALSE(vms_loaded()) {
+			TH_LOG("%s left it loaded", bad[i]);
+		}
+		if (vms_loaded())
+			vms_unload();
+	}
+	/* Good values take. */
+	ASSERT_EQ(0, vms_load("mode=2 kernel_faults=0 index_cap=64"));
+	ASSERT_EQ(0, vms_read("mode", buf, sizeof(buf)));
+	EXPECT_STREQ("pervma", buf);
+	ASSERT_EQ(0, vms_read("kernel_faults", buf, sizeof(buf)));
+	EXPECT_STREQ("0", buf);
+	ASSERT_EQ(0, vms_read("index_cap", buf, sizeof(buf)));
+	EXPECT_STREQ("64", buf);
+	ASSERT_EQ(0, vms_unload());
+	if (was_loaded)
+		ASSERT_EQ(0, vms_load(NULL));
+}
+
+static void *fault_worker(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!*c->stop) {
+		char *p = map_anon(c->pages);
+
+		if (!p || fault_rounds(p, c->pages, 2))
+			c->errors++;
+		if (p)
+			munmap(p, c->pages * page_size);
+	}
+	return NULL;
+}
+
+FIXTURE(unload) {};
+FIXTURE_SETUP(unload) {}
+FIXTURE_TEARDOWN(unload) {}
+
+/* Each load runs the KUnit suite and each unload waits for two grace periods:
+ * slow under TCG with KASAN, hence the longer timeout. */
+TEST_F_TIMEOUT(unload, rmmod_under_load, 240)
+{
+	volatile bool stop = false;
+	struct churn c[2];
+	pthread_t t[2];
+	pid_t kids[2];
+	bool was_loaded;
+	struct vms_stats s;
+
+	if (geteuid())
+		SKIP(return, "must be run as root");
+	if (!vms_ko_path())
+		SKIP(return, "vmashadow.ko not found ($VMASHADOW_KO)");
+	page_size = sysconf(_SC_PAGESIZE);
+	was_loaded = vms_loaded();
+
+	for (int i = 0; i < 2; i++) {
+		c[i] = (struct churn){ .pages = 32, .stop = &stop };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, fault_worker, &c[i]));
+	}
+	/* Processes that come and go while the module does. */
+	for (int i = 0; i < 2; i++) {
+		kids[i] = fork();
+		ASSERT_GE(kids[i], 0);
+		if (!kids[i]) {
+			for (int j = 0; j < 400; j++) {
+				pid_t g = fork();
+
+				if (!g) {
+					char *p = map_anon(8);
+
+					_exit(p && !fault_rounds(p, 8, 1) ? 0 : 1);
+				}
+				if (g > 0)
+					waitpid(g, NULL, 0);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 10; i++) {
+		if (!vms_loaded())
+			EXPECT_EQ(0, vms_load(i & 1 ? "mode=2" : "mode=3"));
+		usleep(20000);
+		EXPECT_EQ(0, vms_unload());
+	}
+	stop = true;
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, c[i].errors);
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+
+	/* Reloaded with nothing faulting in shadow mode: no index survives. */
+	ASSERT_EQ(0, vms_load("mode=0"));
+	ASSERT_EQ(0, vms_stats(&s));
+	EXPECT_EQ(0, s.indexes);
+	EXPECT_EQ(0, s.entries);
+	ASSERT_EQ(0, vms_unload());
+	if (was_loaded)
+		ASSERT_EQ(0, vms_load(NULL));
+}
+
+TEST_HARNESS_MAIN
