@@ -4,7 +4,7 @@
 # (VMASHADOW_CACHE, default /var/cache/vmashadow), keyed by its inputs.
 #
 #   make test      deps + debug kernel + module + selftests + VM run + splat check
-#   make bench     (arrives with the benches)
+#   make bench     perf kernel + module + benches in one boot + the effect table
 #   make deps      install what is missing (Debian packages, bindgen, virtme-ng)
 #   make kernel    build the kernel (FLAVOUR=debug|perf, default debug)
 #   make module    build vmashadow.ko against that kernel
@@ -14,16 +14,20 @@
 #   make clean     remove the clone's outputs (not the cache)
 #
 # VM options: CPUS=2 MEMORY=2G TIMEOUT=1800 KVM=auto|on|off
+# Bench options: R=5 (repetitions) SECONDS_PER_RUN=1
 
 FLAVOUR ?= debug
 S := scripts
 
-.PHONY: all test deps kernel module selftests vm lint fmt clean check-splats-test
+.PHONY: all test bench deps kernel module selftests vm lint fmt clean check-splats-test
 
 all: module
 
 test:
 	@$(S)/test.sh
+
+bench:
+	@$(S)/bench.sh
 
 deps:
 	@$(S)/deps.sh
@@ -51,4 +55,4 @@ check-splats-test:
 
 clean:
 	rm -rf build results
-	find rust -name '*.o' -o -name '*.cmd' -o -name '*.rmeta' | xargs -r rm -f
+	find rust shim -name '*.o' -o -name '*.cmd' -o -name '*.rmeta' | xargs -r rm -f

@@ -169,6 +169,9 @@ unsafe extern "C" fn lookup(
     vmap: *mut *mut Vma,
 ) -> bindings::fault_vma_answer {
     let mode = mode::current();
+    if !user {
+        stats::inc(mode, Event::KernelFault);
+    }
     let (answer, event) = match mode {
         Mode::Stock => (bindings::fault_vma_answer_FAULT_VMA_PASS, Event::Passed),
         Mode::Mmap => (bindings::fault_vma_answer_FAULT_VMA_MMAP, Event::Mmap),

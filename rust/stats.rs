@@ -16,6 +16,8 @@ use kernel::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
 pub(crate) enum Event {
+    /// The hook saw a fault taken in kernel mode (counted on top of its answer).
+    KernelFault,
     /// The hook answered "pass" (stock mode; kernel faults with `kernel_faults` off).
     Passed,
     /// The hook sent the fault to the careful mmap_lock path.
@@ -46,7 +48,8 @@ pub(crate) enum Event {
 
 impl Event {
     /// Every event, in the order of the stats file.
-    pub(crate) const ALL: [Event; 13] = [
+    pub(crate) const ALL: [Event; 14] = [
+        Event::KernelFault,
         Event::Passed,
         Event::Mmap,
         Event::PerVma,
@@ -65,6 +68,7 @@ impl Event {
     /// The name in the stats file.
     pub(crate) fn name(self) -> &'static str {
         match self {
+            Event::KernelFault => "kernel",
             Event::Passed => "passed",
             Event::Mmap => "mmap",
             Event::PerVma => "pervma",

@@ -18,6 +18,7 @@
 use kernel::prelude::*;
 
 mod control;
+mod crash;
 mod hook;
 mod mode;
 mod rcu_maple;
@@ -44,6 +45,10 @@ module! {
             default: 512,
             description: "Ranges a per-mm index holds before it is emptied (1..65536)",
         },
+        crash_test: bool {
+            default: false,
+            description: "Test only: create the crash test's trigger (it can oops the kernel)",
+        },
     },
 }
 
@@ -53,6 +58,7 @@ struct VmaShadow {
     hook: hook::Registration,
     #[pin]
     control: control::Control,
+    crash: Option<Pin<KBox<crash::Trigger>>>,
 }
 
 impl kernel::InPlaceModule for VmaShadow {
@@ -78,6 +84,12 @@ impl kernel::InPlaceModule for VmaShadow {
                 reg
             },
             control <- control::Control::new(),
+            crash: if module_parameters::crash_test.value() {
+                pr_warn!("crash_test=1: the trigger can oops the kernel\n");
+                Some(KBox::pin_init(crash::Trigger::new(), GFP_KERNEL)?)
+            } else {
+                None
+            },
         }? Error)
     }
 }

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The crash test's trigger, in the style of LKDTM. Present only when the module is loaded
+//! with `crash_test=1`: `/sys/kernel/debug/vmashadow_crash/trigger` takes
+//!
+//! ```text
+//! hold MS      hold the writer's mmap_lock for writing for MS (1..10000) milliseconds
+//! read ADDR    read one byte at user address ADDR (hex) from kernel mode, with no
+//!              exception table entry: on a contended mmap_lock this oopses
+//! ```
+//!
+//! The second one kills the task that writes it if the fault cannot be served. That is the
+//! point: the 2008 rule says a kernel fault without a fixup must oops, not deadlock.
+
+use core::fmt;
+use kernel::{
+    debugfs::{Dir, File},
+    prelude::*,
+    uaccess::UserSliceReader,
+};
+
+extern "C" {
+    fn vmashadow_crash_read_user(addr: *const c_void) -> u8;
+    fn vmashadow_crash_hold_mmap_write(ms: c_uint) -> c_int;
+}
+
+/// The highest user address on x86-64 with 4-level paging (`TASK_SIZE_MAX`).
+const USER_MAX: usize = 0x7fff_ffff_f000;
+
+fn trigger_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "hold MS | read ADDR")
+}
+
+fn trigger_store(_: &(), r: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 64];
+    let n = r.len();
+    if n == 0 || n > buf.len() {
+        return Err(EINVAL);
+    }
+    r.read_slice(&mut buf[..n])?;
+    let s = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?.trim();
+    let mut words = s.split_whitespace();
+    let (cmd, arg) = (words.next().ok_or(EINVAL)?, words.next().ok_or(EINVAL)?);
+    if words.next().is_some() {
+        return Err(EINVAL);
+    }
+    match cmd {
+        "hold" => {
+            let ms = arg.parse::<u32>().map_err(|_| EINVAL)?;
+            if !(1..=10000).contains(&ms) {
+                return Err(EINVAL);
+            }
+            // SAFETY: Process context (a debugfs write), may sleep; the shim checks `current->mm`.
+            kernel::error::to_result(unsafe { vmashadow_crash_hold_mmap_write(ms) })
+        }
+        "read" => {
+            let hex = arg.strip_prefix("0x").unwrap_or(arg);
+            let addr = usize::from_str_radix(hex, 16).map_err(|_| EINVAL)?;
+            if addr == 0 || addr >= USER_MAX {
+                return Err(EINVAL);
+            }
+            // SAFETY: Deliberately unsafe for the kernel, not for memory: the address is a user
+            // address (checked above), read inside a user-access window. If the fault cannot be
+            // served, the kernel oopses and kills this task; that is what the test asks for.
+            let v = unsafe { vmashadow_crash_read_user(addr as *const c_void) };
+            pr_info!("crash_test: read user byte {:#04x}\n", v);
+            Ok(())
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+/// The trigger file and its directory; removed on drop.
+#[pin_data]
+pub(crate) struct Trigger {
+    #[pin]
+    trigger: File<()>,
+    _dir: Dir,
+}
+
+impl Trigger {
+    /// Creates `/sys/kernel/debug/vmashadow_crash/trigger`.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        let dir = Dir::new(c"vmashadow_crash");
+        try_pin_init!(Self {
+            trigger <- dir.read_write_callback_file(c"trigger", (), &trigger_show, &trigger_store),
+            _dir: dir,
+        }? Error)
+    }
+}
