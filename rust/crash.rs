@@ -12,6 +12,7 @@
 //! The second one kills the task that writes it if the fault cannot be served. That is the
 //! point: the 2008 rule says a kernel fault without a fixup must oops, not deadlock.
 
+use crate::control;
 use core::fmt;
 use kernel::{
     debugfs::{Dir, File},
@@ -32,14 +33,8 @@ fn trigger_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 fn trigger_store(_: &(), r: &mut UserSliceReader) -> Result {
-    let mut buf = [0u8; 64];
-    let n = r.len();
-    if n == 0 || n > buf.len() {
-        return Err(EINVAL);
-    }
-    r.read_slice(&mut buf[..n])?;
-    let s = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?.trim();
-    let mut words = s.split_whitespace();
+    let mut buf = [0u8; 32];
+    let mut words = control::token(r, &mut buf)?.split_whitespace();
     let (cmd, arg) = (words.next().ok_or(EINVAL)?, words.next().ok_or(EINVAL)?);
     if words.next().is_some() {
         return Err(EINVAL);
