@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/mman.h>
@@ -98,6 +99,87 @@ static uint64_t answered(const struct vms_stats *s, int m)
 	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
 		t += vms_count(s, ev[i], m) > 0 ? vms_count(s, ev[i], m) : 0;
 	return t;
+}
+
+/* Signal-safe probing of an access, as mm/guard-regions.c does it. */
+static sigjmp_buf probe_env;
+static volatile sig_atomic_t probe_signo, probe_code;
+
+static void probe_handler(int signo, siginfo_t *si, void *uc)
+{
+	probe_signo = signo;
+	probe_code = si->si_code;
+	siglongjmp(probe_env, 1);
+}
+
+/* Returns 0 if the access succeeded, else the signal; *code gets si_code. */
+static int probe(char *p, bool write, int *code)
+{
+	struct sigaction sa = { .sa_sigaction = probe_handler, .sa_flags = SA_SIGINFO };
+	struct sigaction old_segv, old_bus;
+	int ret = 0;
+
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+	probe_signo = 0;
+	if (!sigsetjmp(probe_env, 1)) {
+		if (write)
+			*(volatile char *)p = 1;
+		else
+			(void)*(volatile char *)p;
+	} else {
+		ret = probe_signo;
+		*code = probe_code;
+	}
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	return ret;
+}
+
+TEST_F(modes, fault_semantics)
+{
+	char path[] = "/tmp/vmashadow-XXXXXX";
+	char *p, *ro, *none, *file;
+	int fd, code = 0;
+
+	/* Unmapped: SEGV_MAPERR. */
+	p = map_anon(2);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, munmap(p, 2 * page_size));
+	EXPECT_EQ(SIGSEGV, probe(p, false, &code));
+	EXPECT_EQ(SEGV_MAPERR, code);
+	EXPECT_EQ(SIGSEGV, probe(p, true, &code));
+	EXPECT_EQ(SEGV_MAPERR, code);
+
+	/* Read-only: reads work, writes get SEGV_ACCERR. */
+	ro = mmap(NULL, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	EXPECT_EQ(0, probe(ro, false, &code));
+	EXPECT_EQ(SIGSEGV, probe(ro, true, &code));
+	EXPECT_EQ(SEGV_ACCERR, code);
+
+	/* PROT_NONE: any access gets SEGV_ACCERR. */
+	none = mmap(NULL, page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, none);
+	EXPECT_EQ(SIGSEGV, probe(none, false, &code));
+	EXPECT_EQ(SEGV_ACCERR, code);
+	EXPECT_EQ(SIGSEGV, probe(none, true, &code));
+	EXPECT_EQ(SEGV_ACCERR, code);
+
+	/* A shared file mapping past EOF: SIGBUS. */
+	fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	unlink(path);
+	ASSERT_EQ(0, ftruncate(fd, page_size));
+	file = mmap(NULL, 2 * page_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, file);
+	EXPECT_EQ(0, probe(file, true, &code));
+	EXPECT_EQ(SIGBUS, probe(file + page_size, false, &code));
+
+	munmap(file, 2 * page_size);
+	close(fd);
+	munmap(ro, page_size);
+	munmap(none, page_size);
 }
 
 TEST_F(modes, anon_faults_counted_in_active_mode)
