@@ -45,17 +45,7 @@ log "guest run done in $(($(date +%s) - t0))s"
 echo "accel: $(cat "$VMS_CACHE/last-accel" 2>/dev/null | tr a-z A-Z)" >>"$res/meta.txt"
 
 fail=0
-if [ "$(cat "$res/guest-rc" 2>/dev/null)" != 0 ]; then
-	log "the guest run failed or did not finish: see $res/console.log"
-	fail=1
-fi
-klog=$res/dmesg.log
-[ -s "$klog" ] || klog=$res/console.log
-if ! "$VMS_TOP/scripts/check-splats.sh" "$klog" >"$res/splats.txt"; then
-	log "kernel splats in the guest log:"
-	cat "$res/splats.txt" >&2
-	fail=1
-fi
+guest_verdict "$res" || fail=1
 "$VMS_VENV/bin/python" "$VMS_TOP/scripts/bench-report.py" "$res" || fail=1
 log "results in $res"
 exit "$fail"

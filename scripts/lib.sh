@@ -114,3 +114,26 @@ build_key() {
 build_dir() {
 	echo "$VMS_CACHE/build/$1-$(build_key "$1")"
 }
+
+# The verdict on a guest run whose results are in $1: fails if the guest did
+# not finish (no guest-rc), failed (guest-rc != 0), or its kernel log holds
+# a splat (listed in $1/splats.txt). If the guest died before saving dmesg,
+# the console has the kernel log.
+guest_verdict() {
+	local res=$1 rc=0 klog
+	if [ ! -f "$res/guest-rc" ]; then
+		log "the guest did not finish (crash or timeout): see $res/console.log"
+		rc=1
+	elif [ "$(cat "$res/guest-rc")" != 0 ]; then
+		log "the guest run failed (guest-rc $(cat "$res/guest-rc"))"
+		rc=1
+	fi
+	klog=$res/dmesg.log
+	[ -s "$klog" ] || klog=$res/console.log
+	if ! "$VMS_TOP/scripts/check-splats.sh" "$klog" >"$res/splats.txt"; then
+		log "kernel splats in the guest log:"
+		cat "$res/splats.txt" >&2
+		rc=1
+	fi
+	return "$rc"
+}

@@ -66,24 +66,9 @@ if [ "${CRASH:-1}" = 1 ]; then
 	touch "$res/crash-tap.log"
 fi
 
+# The whole guest log is part of the result: any splat fails the run.
 fail=0
-if [ ! -f "$res/guest-rc" ]; then
-	log "the guest did not finish (crash or timeout): see $res/console.log"
-	fail=1
-elif [ "$(cat "$res/guest-rc")" != 0 ]; then
-	log "the guest run failed (guest-rc $(cat "$res/guest-rc"))"
-	fail=1
-fi
-
-# The whole guest log is part of the result: any splat fails the run. If the
-# guest died before saving dmesg, the console has the kernel log.
-klog=$res/dmesg.log
-[ -s "$klog" ] || klog=$res/console.log
-if ! "$VMS_TOP/scripts/check-splats.sh" "$klog" >"$res/splats.txt"; then
-	log "kernel splats in the guest log:"
-	cat "$res/splats.txt" >&2
-	fail=1
-fi
+guest_verdict "$res" || fail=1
 
 # The run itself as test cases, so the summary line shows a dead guest or a
 # splat even when every test that did run passed.
