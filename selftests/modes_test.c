@@ -8,11 +8,8 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "vmashadow.h"
@@ -39,39 +36,18 @@ FIXTURE_SETUP(modes)
 {
 	page_size = sysconf(_SC_PAGESIZE);
 	self->mode = variant->mode;
-	if (geteuid())
-		SKIP(return, "must be run as root");
-	if (!vms_loaded()) {
-		if (!vms_ko_path())
-			SKIP(return, "vmashadow.ko not found ($VMASHADOW_KO)");
-		ASSERT_EQ(0, vms_load(NULL));
-		self->loaded_here = true;
-	}
-	ASSERT_EQ(0, vms_write("mode", vms_modes[self->mode]));
-	ASSERT_EQ(0, vms_write("kernel_faults", "1"));
-	ASSERT_EQ(0, vms_write("reset", "1"));
+	vms_probe_install();
+	VMS_SETUP_MODE(self->mode, self->loaded_here);
 }
 
 FIXTURE_TEARDOWN(modes)
 {
-	if (!vms_loaded())
-		return;
-	vms_write("kernel_faults", "1");
-	vms_write("mode", "shadow");
-	if (self->loaded_here)
-		vms_unload();
+	vms_teardown_mode(self->loaded_here);
 }
 
-/* Map @pages private anonymous pages with THP off, so one fault is one page. */
 static char *map_anon(size_t pages)
 {
-	char *p = mmap(NULL, pages * page_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	madvise(p, pages * page_size, MADV_NOHUGEPAGE);
-	return p;
+	return vms_map_anon(pages * page_size);
 }
 
 /* Write-fault every page @rounds times, zapping in between; check the data. */
@@ -101,39 +77,12 @@ static uint64_t answered(const struct vms_stats *s, int m)
 	return t;
 }
 
-/* Signal-safe probing of an access, as mm/guard-regions.c does it. */
-static sigjmp_buf probe_env;
-static volatile sig_atomic_t probe_signo, probe_code;
-
-static void probe_handler(int signo, siginfo_t *si, void *uc)
-{
-	probe_signo = signo;
-	probe_code = si->si_code;
-	siglongjmp(probe_env, 1);
-}
-
 /* Returns 0 if the access succeeded, else the signal; *code gets si_code. */
 static int probe(char *p, bool write, int *code)
 {
-	struct sigaction sa = { .sa_sigaction = probe_handler, .sa_flags = SA_SIGINFO };
-	struct sigaction old_segv, old_bus;
-	int ret = 0;
+	long v = 1;
 
-	sigaction(SIGSEGV, &sa, &old_segv);
-	sigaction(SIGBUS, &sa, &old_bus);
-	probe_signo = 0;
-	if (!sigsetjmp(probe_env, 1)) {
-		if (write)
-			*(volatile char *)p = 1;
-		else
-			(void)*(volatile char *)p;
-	} else {
-		ret = probe_signo;
-		*code = probe_code;
-	}
-	sigaction(SIGSEGV, &old_segv, NULL);
-	sigaction(SIGBUS, &old_bus, NULL);
-	return ret;
+	return vms_access(p, write ? VMS_WRITE : VMS_READ, &v, code);
 }
 
 TEST_F(modes, fault_semantics)
@@ -387,30 +336,6 @@ TEST_F(modes, switch_modes_under_load)
 	}
 }
 
-TEST_F(modes, index_released_with_its_mm)
-{
-	struct vms_stats s0, s1;
-
-	ASSERT_EQ(0, vms_stats(&s0));
-	for (int i = 0; i < 50; i++) {
-		pid_t pid = fork();
-
-		ASSERT_GE(pid, 0);
-		if (!pid) {
-			char *p = map_anon(16);
-
-			_exit(p && !fault_rounds(p, 16, 2) ? 0 : 1);
-		}
-		int st;
-
-		ASSERT_EQ(pid, waitpid(pid, &st, 0));
-		ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	}
-	ASSERT_EQ(0, vms_stats(&s1));
-	/* Fifty mms came and went: their indexes went with them. */
-	EXPECT_LE(s1.indexes, s0.indexes + 2);
-}
-
 TEST(bad_writes_rejected)
 {
 	static const struct { const char *file, *bad; } cases[] = {
@@ -495,90 +420,6 @@ TEST(bad_module_parameters_refused)
 	EXPECT_STREQ("0", buf);
 	ASSERT_EQ(0, vms_read("index_cap", buf, sizeof(buf)));
 	EXPECT_STREQ("64", buf);
-	ASSERT_EQ(0, vms_unload());
-	if (was_loaded)
-		ASSERT_EQ(0, vms_load(NULL));
-}
-
-static void *fault_worker(void *arg)
-{
-	struct churn *c = arg;
-
-	while (!*c->stop) {
-		char *p = map_anon(c->pages);
-
-		if (!p || fault_rounds(p, c->pages, 2))
-			c->errors++;
-		if (p)
-			munmap(p, c->pages * page_size);
-	}
-	return NULL;
-}
-
-FIXTURE(unload) {};
-FIXTURE_SETUP(unload) {}
-FIXTURE_TEARDOWN(unload) {}
-
-/* Each load runs the KUnit suite and each unload waits for two grace periods:
- * slow under TCG with KASAN, hence the longer timeout. */
-TEST_F_TIMEOUT(unload, rmmod_under_load, 240)
-{
-	volatile bool stop = false;
-	struct churn c[2];
-	pthread_t t[2];
-	pid_t kids[2];
-	bool was_loaded;
-	struct vms_stats s;
-
-	if (geteuid())
-		SKIP(return, "must be run as root");
-	if (!vms_ko_path())
-		SKIP(return, "vmashadow.ko not found ($VMASHADOW_KO)");
-	page_size = sysconf(_SC_PAGESIZE);
-	was_loaded = vms_loaded();
-
-	for (int i = 0; i < 2; i++) {
-		c[i] = (struct churn){ .pages = 32, .stop = &stop };
-		ASSERT_EQ(0, pthread_create(&t[i], NULL, fault_worker, &c[i]));
-	}
-	/* Processes that come and go while the module does. */
-	for (int i = 0; i < 2; i++) {
-		kids[i] = fork();
-		ASSERT_GE(kids[i], 0);
-		if (!kids[i]) {
-			for (int j = 0; j < 400; j++) {
-				pid_t g = fork();
-
-				if (!g) {
-					char *p = map_anon(8);
-
-					_exit(p && !fault_rounds(p, 8, 1) ? 0 : 1);
-				}
-				if (g > 0)
-					waitpid(g, NULL, 0);
-			}
-			_exit(0);
-		}
-	}
-	for (int i = 0; i < 10; i++) {
-		if (!vms_loaded())
-			EXPECT_EQ(0, vms_load(i & 1 ? "mode=2" : "mode=3"));
-		usleep(20000);
-		EXPECT_EQ(0, vms_unload());
-	}
-	stop = true;
-	for (int i = 0; i < 2; i++) {
-		pthread_join(t[i], NULL);
-		EXPECT_EQ(0, c[i].errors);
-		kill(kids[i], SIGKILL);
-		waitpid(kids[i], NULL, 0);
-	}
-
-	/* Reloaded with nothing faulting in shadow mode: no index survives. */
-	ASSERT_EQ(0, vms_load("mode=0"));
-	ASSERT_EQ(0, vms_stats(&s));
-	EXPECT_EQ(0, s.indexes);
-	EXPECT_EQ(0, s.entries);
 	ASSERT_EQ(0, vms_unload());
 	if (was_loaded)
 		ASSERT_EQ(0, vms_load(NULL));

@@ -11,11 +11,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -196,6 +199,112 @@ static inline long long vmstat_get(const char *name)
 	}
 	fclose(f);
 	return ret;
+}
+
+/*
+ * FIXTURE_SETUP body of the per-mode fixtures: root, the module loaded (and
+ * @loaded_here set if this test loaded it), mode @mode with the kernel-fault
+ * knob on and the statistics reset.
+ */
+#define VMS_SETUP_MODE(mode, loaded_here) do {					\
+	if (geteuid())								\
+		SKIP(return, "must be run as root");				\
+	if (!vms_loaded()) {							\
+		if (!vms_ko_path())						\
+			SKIP(return, "vmashadow.ko not found ($VMASHADOW_KO)");	\
+		ASSERT_EQ(0, vms_load(NULL));					\
+		(loaded_here) = true;						\
+	}									\
+	ASSERT_EQ(0, vms_write("mode", vms_modes[mode]));			\
+	ASSERT_EQ(0, vms_write("kernel_faults", "1"));				\
+	ASSERT_EQ(0, vms_write("reset", "1"));					\
+} while (0)
+
+/* FIXTURE_TEARDOWN counterpart: defaults back, unload if loaded here. */
+static inline void vms_teardown_mode(bool loaded_here)
+{
+	if (!vms_loaded())
+		return;
+	vms_write("kernel_faults", "1");
+	vms_write("mode", "shadow");
+	if (loaded_here)
+		vms_unload();
+}
+
+/*
+ * Signal-safe probing of one access, as mm/guard-regions.c does it, usable
+ * from several threads at once: the jump buffer is per thread. A SIGSEGV or
+ * SIGBUS outside a probe is not swallowed: the default action kills the test.
+ */
+enum vms_op { VMS_READ, VMS_WRITE, VMS_EXEC };
+
+static __thread sigjmp_buf vms_probe_env;
+static __thread volatile sig_atomic_t vms_probe_armed, vms_probe_code;
+
+static void vms_probe_handler(int signo, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (!vms_probe_armed) {
+		signal(signo, SIG_DFL);	/* re-faults and dies */
+		return;
+	}
+	vms_probe_armed = 0;
+	vms_probe_code = si->si_code;
+	siglongjmp(vms_probe_env, signo);
+}
+
+/* Once per process, before the first vms_access(). */
+static inline void vms_probe_install(void)
+{
+	struct sigaction sa = {
+		.sa_sigaction = vms_probe_handler,
+		/* No mask to restore: sigsetjmp(env, 0) stays a plain call. */
+		.sa_flags = SA_SIGINFO | SA_NODEFER,
+	};
+
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/*
+ * One access at @p: VMS_READ stores the long read in *@val, VMS_WRITE writes
+ * *@val, VMS_EXEC calls @p. Returns 0, or the signal it raised with its
+ * si_code in *@code.
+ */
+static inline int vms_access(void *p, enum vms_op op, long *val, int *code)
+{
+	int signo = sigsetjmp(vms_probe_env, 0);
+
+	if (signo) {
+		*code = vms_probe_code;
+		return signo;
+	}
+	vms_probe_armed = 1;
+	switch (op) {
+	case VMS_READ:
+		*val = *(volatile long *)p;
+		break;
+	case VMS_WRITE:
+		*(volatile long *)p = *val;
+		break;
+	case VMS_EXEC:
+		((void (*)(void))p)();
+		break;
+	}
+	vms_probe_armed = 0;
+	return 0;
+}
+
+/* Private anonymous memory with THP off, so one fault is one page; or NULL. */
+static inline char *vms_map_anon(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
 }
 
 #endif /* VMASHADOW_SELFTEST_H */
