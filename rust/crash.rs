@@ -7,6 +7,8 @@
 //! hold MS      hold the writer's mmap_lock for writing for MS (1..10000) milliseconds
 //! read ADDR    read one byte at user address ADDR (hex) from kernel mode, with no
 //!              exception table entry: on a contended mmap_lock this oopses
+//! borrow ADDR  a kernel thread borrows the writer's mm (kthread_use_mm()) and reads one
+//!              byte at ADDR with copy_from_user(): it must wait for a contended mmap_lock
 //! ```
 //!
 //! The second one kills the task that writes it if the fault cannot be served. That is the
@@ -23,13 +25,24 @@ use kernel::{
 extern "C" {
     fn vmashadow_crash_read_user(addr: *const c_void) -> u8;
     fn vmashadow_crash_hold_mmap_write(ms: c_uint) -> c_int;
+    fn vmashadow_crash_kthread_read(addr: *const c_void) -> c_int;
 }
 
 /// The highest user address on x86-64 with 4-level paging (`TASK_SIZE_MAX`).
 const USER_MAX: usize = 0x7fff_ffff_f000;
 
+/// Parses a hex user address (with or without `0x`), refusing 0 and kernel addresses.
+fn user_addr(arg: &str) -> Result<usize> {
+    let hex = arg.strip_prefix("0x").unwrap_or(arg);
+    let addr = usize::from_str_radix(hex, 16).map_err(|_| EINVAL)?;
+    if addr == 0 || addr >= USER_MAX {
+        return Err(EINVAL);
+    }
+    Ok(addr)
+}
+
 fn trigger_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "hold MS | read ADDR")
+    writeln!(f, "hold MS | read ADDR | borrow ADDR")
 }
 
 fn trigger_store(_: &(), r: &mut UserSliceReader) -> Result {
@@ -49,17 +62,19 @@ fn trigger_store(_: &(), r: &mut UserSliceReader) -> Result {
             kernel::error::to_result(unsafe { vmashadow_crash_hold_mmap_write(ms) })
         }
         "read" => {
-            let hex = arg.strip_prefix("0x").unwrap_or(arg);
-            let addr = usize::from_str_radix(hex, 16).map_err(|_| EINVAL)?;
-            if addr == 0 || addr >= USER_MAX {
-                return Err(EINVAL);
-            }
+            let addr = user_addr(arg)?;
             // SAFETY: Deliberately unsafe for the kernel, not for memory: the address is a user
             // address (checked above), read inside a user-access window. If the fault cannot be
             // served, the kernel oopses and kills this task; that is what the test asks for.
             let v = unsafe { vmashadow_crash_read_user(addr as *const c_void) };
             pr_info!("crash_test: read user byte {:#04x}\n", v);
             Ok(())
+        }
+        "borrow" => {
+            let addr = user_addr(arg)?;
+            // SAFETY: Process context, may sleep; the shim pins `current->mm` for the kernel
+            // thread and reads the user address with `copy_from_user()`, which has a fixup.
+            kernel::error::to_result(unsafe { vmashadow_crash_kthread_read(addr as *const c_void) })
         }
         _ => Err(EINVAL),
     }
