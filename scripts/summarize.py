@@ -7,7 +7,9 @@ Usage: summarize.py TAP_FILE...
 Each test case counts once: a kselftest program that reports its own cases
 (nested "# ok N name" lines from kselftest_harness.h, or KTAP subtests from
 KUnit) counts those cases; a program without nested results counts as one.
-Prints one line per test and, last, "N passed, N failed, N skipped".
+Prints one line per test, then a matrix of the per-mode tests (fixture
+variants named after the modes: one row per test, one column per mode) and,
+last, "N passed, N failed, N skipped".
 Exits 1 if anything failed or nothing ran.
 """
 
@@ -62,6 +64,32 @@ def parse(lines):
     return leaves
 
 
+MODES = ("stock", "mmap", "pervma", "shadow")
+MARK = {"passed": "ok", "failed": "FAIL", "skipped": "skip"}
+
+
+def mode_matrix(leaves):
+    """Lines of a test x mode table for names like fixture.MODE.test."""
+    rows = {}
+    for name, outcome in leaves:
+        parts = name.split(".")
+        if len(parts) == 3 and parts[1] in MODES:
+            rows.setdefault(f"{parts[0]}.{parts[2]}", {})[parts[1]] = outcome
+    if not rows:
+        return []
+    width = max(len(r) for r in rows)
+    lines = [f"{'per mode':{width}}  " + "  ".join(f"{m:>6}" for m in MODES)]
+    for row, by_mode in rows.items():
+        cells = (MARK.get(by_mode.get(m), "-") for m in MODES)
+        lines.append(f"{row:{width}}  " + "  ".join(f"{c:>6}" for c in cells))
+    totals = []
+    for m in MODES:
+        n = [o for r in rows.values() for k, o in r.items() if k == m]
+        totals.append(f"{m} {n.count('passed')}/{len(n)}")
+    lines.append(f"{'passed per mode':{width}}  " + ", ".join(totals))
+    return lines
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__.strip(), file=sys.stderr)
@@ -78,6 +106,8 @@ def main(argv):
     for name, outcome in leaves:
         counts[outcome] += 1
         print(f"{outcome.upper():8} {name}")
+    for line in mode_matrix(leaves):
+        print(line)
     print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
     if counts["failed"] or not leaves:
         return 1
