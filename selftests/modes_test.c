@@ -336,6 +336,31 @@ TEST_F(modes, switch_modes_under_load)
 	}
 }
 
+/* A value split over two writes, and a write running into an unmapped page. */
+static void partial_writes_rejected(struct __test_metadata *_metadata,
+				    const char *const *files, int nr)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	int fd = open(VMS_DEBUGFS "/mode", O_WRONLY | O_CLOEXEC);
+	char *two;
+
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(-1, write(fd, "per", 3));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, write(fd, "vma", 3));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+
+	two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, two);
+	ASSERT_EQ(0, munmap(two + pg, pg));
+	memcpy(two + pg - 3, "per", 3);
+	for (int i = 0; i < nr; i++)
+		EXPECT_EQ(-EFAULT, vms_write_n(files[i], two + pg - 3, 6));
+	munmap(two, pg);
+}
+
 TEST(bad_writes_rejected)
 {
 	static const struct { const char *file, *bad; } cases[] = {
@@ -373,6 +398,7 @@ TEST(bad_writes_rejected)
 		EXPECT_EQ(-EINVAL, vms_write_n(files[i], huge, sizeof(huge)));
 	EXPECT_EQ(-EINVAL, vms_write_n("reset", huge, sizeof(huge)));
 	EXPECT_EQ(-EINVAL, vms_write_n("mode", "sha\0dow", 7));
+	partial_writes_rejected(_metadata, files, 3);
 
 	for (int i = 0; i < 3; i++) {
 		ASSERT_EQ(0, vms_read(files[i], after, sizeof(after)));
