@@ -312,8 +312,8 @@ static void *fault_worker(void *arg)
 	return NULL;
 }
 
-/* Forks @n children that check @stable, COW-write it, check again and exit. */
-static int fork_storm(const char *stable, size_t pages, int n)
+/* Forks @n children one after the other, each exiting with @child(@arg). */
+static int run_children(int n, int (*child)(const void *), const void *arg)
 {
 	int failed = 0;
 
@@ -323,28 +323,56 @@ static int fork_storm(const char *stable, size_t pages, int n)
 
 		if (pid < 0)
 			return -1;
-		if (!pid) {
-			char *p = (char *)stable;
-
-			for (size_t j = 0; j < pages; j++)
-				if (p[j * page_size] != (char)(j ^ 0x5a))
-					_exit(1);
-			for (size_t j = 0; j < pages; j++)
-				p[j * page_size] = (char)j;
-			for (size_t j = 0; j < pages; j++)
-				if (p[j * page_size] != (char)j)
-					_exit(2);
-			_exit(0);
-		}
+		if (!pid)
+			_exit(child(arg));
 		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 			failed++;
 	}
 	return failed;
 }
 
+#define STABLE_PAGES	16
+
+/* A fork storm's child: checks the parent's region, COW-writes it, checks. */
+static int check_and_cow(const void *stable)
+{
+	char *p = (char *)stable;
+
+	for (size_t j = 0; j < STABLE_PAGES; j++)
+		if (p[j * page_size] != (char)(j ^ 0x5a))
+			return 1;
+	for (size_t j = 0; j < STABLE_PAGES; j++)
+		p[j * page_size] = (char)j;
+	for (size_t j = 0; j < STABLE_PAGES; j++)
+		if (p[j * page_size] != (char)j)
+			return 2;
+	return 0;
+}
+
+/* A short-lived process: maps, faults, checks, exits. */
+static int map_and_fault(const void *unused)
+{
+	char *p = vms_map_anon(4 * page_size);
+
+	if (!p)
+		return 1;
+	for (int j = 0; j < 4; j++)
+		p[j * page_size] = (char)j;
+	for (int j = 0; j < 4; j++)
+		if (p[j * page_size] != (char)j)
+			return 2;
+	return 0;
+}
+
+/* @n processes that map, fault and exit; 0 if all of them were right. */
+static int short_lived(int n)
+{
+	return run_children(n, map_and_fault, NULL);
+}
+
 TEST_F_TIMEOUT(race, fork_storm_while_faulting, 120)
 {
-	const size_t pages = 16;
+	const size_t pages = STABLE_PAGES;
 	const int forks = 100;
 	char *stable = vms_map_anon(pages * page_size);
 	struct worker w[2];
@@ -358,7 +386,7 @@ TEST_F_TIMEOUT(race, fork_storm_while_faulting, 120)
 		w[i] = (struct worker){ .pages = 32, .stop = &stop };
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, fault_worker, &w[i]));
 	}
-	EXPECT_EQ(0, fork_storm(stable, pages, forks));
+	EXPECT_EQ(0, run_children(forks, check_and_cow, stable));
 	atomic_store(&stop, true);
 	for (int i = 0; i < 2; i++) {
 		ASSERT_EQ(0, pthread_join(t[i], NULL));
@@ -371,35 +399,6 @@ TEST_F_TIMEOUT(race, fork_storm_while_faulting, 120)
 	for (size_t j = 0; j < pages; j++)
 		ASSERT_EQ((char)(j ^ 0x5a), stable[j * page_size]);
 	munmap(stable, pages * page_size);
-}
-
-/* @n processes that map, fault and exit; 0 if all of them were right. */
-static int short_lived(int n)
-{
-	int failed = 0;
-
-	for (int i = 0; i < n; i++) {
-		pid_t pid = fork();
-		int st;
-
-		if (pid < 0)
-			return -1;
-		if (!pid) {
-			char *p = vms_map_anon(4 * page_size);
-
-			if (!p)
-				_exit(1);
-			for (int j = 0; j < 4; j++)
-				p[j * page_size] = (char)j;
-			for (int j = 0; j < 4; j++)
-				if (p[j * page_size] != (char)j)
-					_exit(2);
-			_exit(0);
-		}
-		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
-			failed++;
-	}
-	return failed;
 }
 
 /*
