@@ -20,6 +20,7 @@ esac
 
 src=$("$VMS_TOP/scripts/fetch-kernel.sh")
 out=$(build_dir "$flavour")
+cache_lock "$(basename "$out")"
 frags=("$VMS_TOP/kernel/config/common.config" "$VMS_TOP/kernel/config/$flavour.config")
 # shellcheck disable=SC2046
 set -- $(kernel_make_flags)

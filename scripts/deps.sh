@@ -19,7 +19,8 @@ esac
 # Debian packages from bookworm (main) and what comes from bookworm-backports.
 APT_PKGS=(rustc-web rust-web-src clang-19 lld-19 llvm-19 libclang-19-dev
 	flex bison bc cpio libelf-dev libssl-dev kmod busybox-static
-	rust-web-clippy rustfmt-web rsync python3-venv xz-utils ca-certificates)
+	rust-web-clippy rustfmt-web rsync python3-venv xz-utils ca-certificates
+	liburcu-dev)
 BPO_PKGS=(qemu-system-x86)
 
 missing_pkgs() {

@@ -10,6 +10,7 @@
 
 [ $# -eq 0 ] || die "usage: $0 (no arguments)"
 
+cache_lock fetch
 dl=$VMS_CACHE/dl
 pristine=$VMS_CACHE/pristine-$KVER_DEB_VERSION
 src=$(src_dir)

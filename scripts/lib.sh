@@ -35,6 +35,15 @@ die() {
 	exit 1
 }
 
+# Holds an exclusive lock on cache entry @1 until the calling script exits:
+# two runs at once (two clones, make test and make bench) must not prepare
+# the same tree or build the same kernel together.
+cache_lock() {
+	mkdir -p "$VMS_CACHE"
+	exec 9>"$VMS_CACHE/.lock-$1"
+	flock 9
+}
+
 # Run a long step, show elapsed time when it ends.
 step() {
 	local name=$1 t0 rc
