@@ -6,11 +6,13 @@ Usage: bench-report.py RESULTS_DIR
        bench-report.py --self-test
 
 RESULTS_DIR holds raw.log (guest output) and optionally meta.txt
-("key: value" lines: kernel, config, cpu, accel, vcpus, runs, date).
+("key: value" lines: kernel, config, cpu, accel, vcpus, runs, date, host
+cpus) and host-load.log (host time, CPUs busy outside the guest, CPUs the
+guest used; one sample a line, from scripts/bench.sh).
 raw.log lines that matter (anything before the keyword, such as "# ", is
 ignored; so are all other lines, STATS lines included):
 
-  RUN rep=R mode=M scenario=S variant=V threads=N
+  RUN rep=R mode=M scenario=S variant=V threads=N [t=EPOCH]
   RESULT scenario=S variant=V threads=N metric=X unit=U value=F faults=F touched=T
   DIAG scenario=S variant=V threads=N key=value...
   FAIL rep=R mode=M scenario=S variant=V threads=N rc=C
@@ -57,7 +59,8 @@ SUMMARY_COLUMNS = ["scenario", "variant", "mode", "threads", "metric", "unit",
                    "runs", "hmean", "stddev", "min", "max"]
 META_KEYS = [("kernel", "kernel"), ("config", "config"), ("cpu", "CPU model"),
              ("accel", "accel"), ("vcpus", "vCPUs"), ("runs", "runs"),
-             ("date", "date")]
+             ("date", "date"), ("host cpus", "host CPUs")]
+BUSY_HOST = 0.25    # CPUs used outside the guest that make a run "disturbed"
 NOT_SIGNIFICANT = ("the shadow index adds nothing measurable over the "
                    "kernel's own maple tree here")
 TCG_NOTE = ("Note: under TCG only ratios inside one boot count, and TCG "
@@ -193,6 +196,7 @@ class Log:
     def __init__(self):
         self.results = []     # dicts with RUNS_COLUMNS keys, rep >= 1
         self.diags = []       # DIAG lines of rep >= 1: run keys + values
+        self.starts = []      # host time of each measured RUN with t=
         self.warmup = 0       # RESULT lines of rep 0, discarded
         self.failures = []    # FAIL lines, as text
         self.problems = []    # malformed or orphan lines, empty runs
@@ -269,6 +273,8 @@ def parse_log(lines):
         else:
             log.results.extend(pending)
             log.diags.extend(pending_diag)
+            if run.get("t", "").isdigit():
+                log.starts.append(int(run["t"]))
 
     for lineno, line in enumerate(lines, 1):
         m = LINE.search(line.rstrip("\r\n"))
@@ -301,6 +307,46 @@ def parse_log(lines):
             log.problems.append(msg)
     close_run()
     return log
+
+
+def read_host_load(path):
+    """host-load.log: [(host time, CPUs busy outside the guest)]."""
+    samples = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    t, other, _ = (float(x) for x in line.split())
+                except ValueError:
+                    continue
+                samples.append((t, other))
+    return samples
+
+
+def host_load_lines(samples, starts, host_cpus):
+    """What else the host ran during the guest run, in the report's words."""
+    if not samples:
+        return []
+    others = [o for _, o in samples]
+    out = [f"host load: besides the guest, the host's {host_cpus} CPUs were "
+           f"busy with {statistics.fmean(others):.2f} CPUs of other work on "
+           f"average (max {max(others):.2f}); more than {BUSY_HOST} for "
+           f"{100.0 * sum(o > BUSY_HOST for o in others) / len(others):.0f}% "
+           f"of the {len(others)} samples."]
+    if starts:
+        # A run lasts until the next one starts; a sample covers the 2 s
+        # before its time stamp.
+        ends = starts[1:] + [starts[-1] + 5]
+        busy = 0
+        for s, e in zip(starts, ends):
+            during = [o for t, o in samples if s < t <= e + 2]
+            if during and statistics.fmean(during) > BUSY_HOST:
+                busy += 1
+        out.append(f"{busy} of {len(starts)} measured runs overlapped other "
+                   f"work of more than {BUSY_HOST} CPUs: they ran slower in "
+                   f"whatever mode they measured, which the paired ratios "
+                   f"absorb better than the pooled ones.")
+    return out
 
 
 def run_name(f):
@@ -474,11 +520,14 @@ def scenario_sentence(scenario, variant, items):
     return out
 
 
-def format_report(meta, log, blocks):
+def format_report(meta, log, blocks, host_load=()):
     out = ["vmashadow bench report", ""]
     for key, label in META_KEYS:
         out.append(f"{label + ':':<11}{meta[key]}")
     out += ["", TCG_NOTE, ""]
+    load = host_load_lines(host_load, log.starts, meta["host cpus"])
+    if load:
+        out += load + [""]
     if log.failures or log.problems:
         n = len(log.failures)
         out.append(f"!!! {n} FAILED RUN{'S' if n != 1 else ''} AND "
@@ -659,7 +708,8 @@ def report(results_dir):
     blocks = analyse(log.results)
     write_runs(os.path.join(results_dir, "runs.csv"), log.results)
     write_summary(os.path.join(results_dir, "summary.csv"), blocks)
-    text = format_report(meta, log, blocks)
+    host_load = read_host_load(os.path.join(results_dir, "host-load.log"))
+    text = format_report(meta, log, blocks, host_load)
     with open(os.path.join(results_dir, "report.txt"), "w") as f:
         f.write(text)
     write_plot(os.path.join(results_dir, "bench.png"), meta, blocks)
@@ -722,6 +772,7 @@ def synth_log(path, fail):
     with open(path, "w") as f:
         f.write("booting...\n[    1.234] random kernel line\n")
         for rep in range(6):
+            seen = []
             for (sc, var, thr, metric), by_mode in SYNTH.items():
                 if metric != "faults_per_sec" and metric != "lat_p50_ns":
                     continue    # written together with faults_per_sec
@@ -730,7 +781,10 @@ def synth_log(path, fail):
                 for mode in MODES:
                     run = (f"rep={rep} mode={mode} scenario={run_sc} "
                            f"variant={var} threads={thr}")
-                    f.write(f"RUN {run}\n")
+                    # 24 runs a rep, 2 s each, 48 s between reps, from t=1000
+                    t = 1000 + 2 * (24 * rep + len(seen))
+                    seen.append(run)
+                    f.write(f"RUN {run} t={t}\n")
                     if fail and rep == 3 and mode == "mmap" and sc == "scale":
                         f.write(f"FAIL {run} rc=1\n")
                         continue
@@ -829,6 +883,11 @@ def self_test_report(tap, d):
     synth_log(os.path.join(d, "raw.log"), fail=False)
     with open(os.path.join(d, "meta.txt"), "w") as f:
         f.write("kernel: 7.3.4-vmashadow\naccel: TCG\nvcpus: 2\nruns: 5\n")
+    with open(os.path.join(d, "host-load.log"), "w") as f:
+        # Busy until t=1120 (see synth_log): reps 0 and 1 and the first 11
+        # runs of rep 2, from t=1096 to 1116: 24 + 11 measured runs.
+        for t in range(1000, 1400, 2):
+            f.write(f"{t}.0 {1.0 if t < 1120 else 0.0:.2f} 1.90\n")
     rc, blocks, text = quiet_report(d)
     tap.ok(rc == 0, f"clean log: exit 0 (got {rc})")
     key = ("contended", "munmap", "2", "faults_per_sec")
@@ -859,6 +918,13 @@ def self_test_report(tap, d):
            "for writer_ops_per_sec at threads=2:" in text,
            "contended: sentence names only the insignificant metric")
     tap.ok("warm-up and was discarded" in text, "report says rep 0 dropped")
+    m = re.search(r"^host load: .* busy with 0\.30 CPUs of other work on "
+                  r"average \(max 1\.00\); more than 0\.25 for 30% of the "
+                  r"200 samples\.\n(\d+) of 120 measured runs overlapped",
+                  text, re.M)
+    tap.ok(m is not None and m.group(1) == "35",
+           f"host load summary: 35 measured runs disturbed "
+           f"(got {m.group(1) if m else None})")
     drift = blocks[("contended", "mprotect", "2", "faults_per_sec")]
     dc = drift["comps"][("shadow", "stock")]
     tap.ok(not dc["significant"] and dc["psignificant"] and

@@ -36,12 +36,47 @@ ln -sfn "$(basename "$res")" "$latest"
 	echo "config: $flavour ($(basename "$kdir")): tinyconfig + kernel/config/common.config + $flavour.config"
 } >"$res/meta.txt"
 
+# Under TCG the vCPUs are host threads: anything else busy on the host (a
+# second guest, a build) slows the runs it overlaps, in every mode alike.
+# Every 2 s: host time, CPUs busy outside this guest's QEMU, CPUs it used.
+host_load() {
+	local out=$1 tag=$2 hz prev_t= prev_busy= prev_ours= t busy ours pid
+	hz=$(getconf CLK_TCK)
+	while :; do
+		t=$(date +%s.%N)
+		# user nice system idle iowait irq softirq: busy = all but idle, iowait
+		busy=$(awk '/^cpu /{print $2+$3+$4+$7+$8; exit}' /proc/stat)
+		ours=0
+		for pid in $(pgrep -f qemu-system || true); do
+			grep -qs -- "$tag" "/proc/$pid/cmdline" || continue
+			ours=$((ours + $(awk '{print $14+$15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+		done
+		if [ -n "$prev_t" ]; then
+			awk -v t="$t" -v pt="$prev_t" -v b="$busy" -v pb="$prev_busy" \
+				-v o="$ours" -v po="$prev_ours" -v hz="$hz" 'BEGIN {
+				dt = (t - pt) * hz
+				if (dt <= 0) exit
+				other = (b - pb - (o - po)) / dt
+				printf "%.1f %.2f %.2f\n", t, other < 0 ? 0 : other, (o - po) / dt
+			}' >>"$out"
+		fi
+		prev_t=$t prev_busy=$busy prev_ours=$ours
+		sleep 2
+	done
+}
+host_load "$res/host-load.log" "$(basename "$res")" &
+sampler=$!
+trap 'kill "$sampler" 2>/dev/null || true' EXIT
+
 t0=$(date +%s)
 "$VMS_TOP/scripts/vm.sh" --flavour "$flavour" --rwdir "$res" \
 	--console "$res/console.log" --timeout "${TIMEOUT:-5400}" \
 	--exec "$VMS_TOP/scripts/guest-bench.sh $res $ko $benchdir/vmashadow_bench $reps $secs" ||
 	true # the guest's own status is guest-rc
 log "guest run done in $(($(date +%s) - t0))s"
+kill "$sampler" 2>/dev/null || true
+wait "$sampler" 2>/dev/null || true
+echo "host cpus: $(nproc)" >>"$res/meta.txt"
 echo "accel: $(cat "$VMS_CACHE/last-accel" 2>/dev/null | tr a-z A-Z)" >>"$res/meta.txt"
 
 fail=0

@@ -6,8 +6,10 @@
 # repetition (ABCD, BCDA, ...), repetition 0 being the warm-up the report
 # discards. Everything goes to RESULTS/raw.log:
 #
-#   RUN rep=R mode=M scenario=S variant=V threads=N   before each run
-#   RESULT ...                                        the bench's own lines
+#   RUN rep=R mode=M scenario=S variant=V threads=N t=EPOCH   before each run
+#   RESULT ..., DIAG ...                              the bench's own lines
+#   DIAG scenario=S variant=V threads=N vmstat_...    /proc/vmstat deltas of
+#                                                     the run, per 1000 faults
 #   FAIL rep=R mode=M scenario=S variant=V threads=N rc=RC
 #   STATS mode=M <line of the module's stats file>    after each run
 #
@@ -20,8 +22,10 @@ results=$1 ko=$2 bench=$3 reps=$4 secs=$5
 dbg=/sys/kernel/debug/vmashadow
 modes=(stock mmap pervma shadow)
 rc=0
+vm0=$(mktemp) vm1=$(mktemp)
 
 finish() {
+	rm -f "$vm0" "$vm1"
 	dmesg >"$results/dmesg.log"
 	echo "$rc" >"$results/guest-rc"
 	sync
@@ -54,6 +58,30 @@ for n in $(seq 1 "$vcpus"); do
 	configs+=("scale - $n")
 done
 
+# The fault path's /proc/vmstat counters, one "name value" a line.
+vmstat_snap() {
+	grep -E '^(pgfault|vma_lock_[a-z]+|fault_vma_hook_[a-z]+) ' /proc/vmstat
+}
+
+# One DIAG line: each counter's delta per 1000 page faults (pgfault) of the
+# whole run (warm-up and start-up included), so modes compare at any rate.
+vmstat_diag() {
+	local scenario=$1 variant=$2 threads=$3 before=$4 after=$5
+	awk -v head="DIAG scenario=$scenario variant=$variant threads=$threads" '
+		NR == FNR { b[$1] = $2; next }
+		{ d[$1] = $2 - b[$1]; order[++n] = $1 }
+		END {
+			if (d["pgfault"] <= 0)
+				exit
+			line = head
+			for (i = 1; i <= n; i++)
+				if (order[i] != "pgfault")
+					line = line sprintf(" vmstat_%s=%.3f", order[i],
+							    1000 * d[order[i]] / d["pgfault"])
+			print line
+		}' "$before" "$after"
+}
+
 run_one() {
 	local rep=$1 mode=$2 scenario=$3 variant=$4 threads=$5 args=()
 	case "$scenario" in
@@ -62,9 +90,13 @@ run_one() {
 	*) args=("$scenario" --variant "$variant") ;;
 	esac
 	echo "$mode" >"$dbg/mode" && echo 1 >"$dbg/reset" || return 1
-	echo "RUN rep=$rep mode=$mode scenario=$scenario variant=$variant threads=$threads"
+	echo "RUN rep=$rep mode=$mode scenario=$scenario variant=$variant threads=$threads t=$(date +%s)"
+	vmstat_snap >"$vm0"
 	"$bench" "${args[@]}" --threads "$threads" --seconds "$secs"
 	local brc=$?
+	vmstat_snap >"$vm1"
+	# As the bench names them: a latency run is "contended --latency".
+	vmstat_diag "${scenario/#latency/contended}" "$variant" "$threads" "$vm0" "$vm1"
 	if [ "$brc" -ne 0 ]; then
 		echo "FAIL rep=$rep mode=$mode scenario=$scenario variant=$variant threads=$threads rc=$brc"
 		rc=1
