@@ -54,13 +54,14 @@ RUN_KEYS = ["rep", "mode", "scenario", "variant", "threads"]
 RESULT_KEYS = ["scenario", "variant", "threads", "metric", "unit", "value",
                "faults", "touched"]
 RUNS_COLUMNS = ["rep", "mode", "scenario", "variant", "threads", "metric",
-                "unit", "value", "faults", "touched"]
+                "unit", "value", "faults", "touched", "host_load"]
 SUMMARY_COLUMNS = ["scenario", "variant", "mode", "threads", "metric", "unit",
                    "runs", "hmean", "stddev", "min", "max"]
 META_KEYS = [("kernel", "kernel"), ("config", "config"), ("cpu", "CPU model"),
              ("accel", "accel"), ("vcpus", "vCPUs"), ("runs", "runs"),
              ("date", "date"), ("host cpus", "host CPUs")]
-BUSY_HOST = 0.25    # CPUs used outside the guest that make a run "disturbed"
+BUSY_HOST = 0.25    # CPUs of other host work: a run above is "disturbed"; two
+                    # runs whose loads differ by more do not pair
 NOT_SIGNIFICANT = ("the shadow index adds nothing measurable over the "
                    "kernel's own maple tree here")
 TCG_NOTE = ("Note: under TCG only ratios inside one boot count, and TCG "
@@ -196,7 +197,7 @@ class Log:
     def __init__(self):
         self.results = []     # dicts with RUNS_COLUMNS keys, rep >= 1
         self.diags = []       # DIAG lines of rep >= 1: run keys + values
-        self.starts = []      # host time of each measured RUN with t=
+        self.runs = []        # every RUN line in order: {"t", "measured"}
         self.warmup = 0       # RESULT lines of rep 0, discarded
         self.failures = []    # FAIL lines, as text
         self.problems = []    # malformed or orphan lines, empty runs
@@ -273,8 +274,7 @@ def parse_log(lines):
         else:
             log.results.extend(pending)
             log.diags.extend(pending_diag)
-            if run.get("t", "").isdigit():
-                log.starts.append(int(run["t"]))
+            log.runs[-1]["measured"] = True
 
     for lineno, line in enumerate(lines, 1):
         m = LINE.search(line.rstrip("\r\n"))
@@ -287,10 +287,13 @@ def parse_log(lines):
                 check_run(fields, RUN_KEYS, lineno, kind)
                 close_run()
                 run, pending, pending_diag = fields, [], []
+                log.runs.append({"t": int(fields["t"]) if fields.get(
+                    "t", "").isdigit() else None, "measured": False})
             elif kind == "RESULT":
                 check_result(fields, run, lineno)
                 pending.append({"rep": int(run["rep"]), "mode": run["mode"],
-                                **{k: fields[k] for k in RESULT_KEYS}})
+                                **{k: fields[k] for k in RESULT_KEYS},
+                                "run": len(log.runs) - 1})
             elif kind == "DIAG":
                 pending_diag.append(check_diag(fields, run, lineno))
             else:
@@ -323,7 +326,36 @@ def read_host_load(path):
     return samples
 
 
-def host_load_lines(samples, starts, host_cpus):
+def attribute_host_load(log, samples):
+    """Give each run (and its results) the host's other load during it.
+
+    A run lasts until the next RUN line; a sample covers the 2 s before its
+    time stamp. Runs without a time stamp or a sample get None.
+    """
+    for i, run in enumerate(log.runs):
+        run["load"] = None
+        if run["t"] is None or not samples:
+            continue
+        nxt = log.runs[i + 1]["t"] if i + 1 < len(log.runs) else None
+        end = nxt if nxt is not None and nxt >= run["t"] else run["t"] + 5
+        during = [o for t, o in samples if run["t"] < t <= end + 2]
+        if during:
+            run["load"] = statistics.fmean(during)
+    for r in log.results:
+        r["host_load"] = log.runs[r["run"]]["load"]
+
+
+def busy(load):
+    return load is not None and load > BUSY_HOST
+
+
+def same_conditions(load_a, load_b):
+    if load_a is None or load_b is None:
+        return load_a is None and load_b is None
+    return abs(load_a - load_b) <= BUSY_HOST
+
+
+def host_load_lines(samples, log, host_cpus):
     """What else the host ran during the guest run, in the report's words."""
     if not samples:
         return []
@@ -333,19 +365,15 @@ def host_load_lines(samples, starts, host_cpus):
            f"average (max {max(others):.2f}); more than {BUSY_HOST} for "
            f"{100.0 * sum(o > BUSY_HOST for o in others) / len(others):.0f}% "
            f"of the {len(others)} samples."]
-    if starts:
-        # A run lasts until the next one starts; a sample covers the 2 s
-        # before its time stamp.
-        ends = starts[1:] + [starts[-1] + 5]
-        busy = 0
-        for s, e in zip(starts, ends):
-            during = [o for t, o in samples if s < t <= e + 2]
-            if during and statistics.fmean(during) > BUSY_HOST:
-                busy += 1
-        out.append(f"{busy} of {len(starts)} measured runs overlapped other "
+    measured = [r for r in log.runs if r["measured"]]
+    if any(r["load"] is not None for r in measured):
+        n = sum(busy(r["load"]) for r in measured)
+        out.append(f"{n} of {len(measured)} measured runs overlapped other "
                    f"work of more than {BUSY_HOST} CPUs: they ran slower in "
-                   f"whatever mode they measured, which the paired ratios "
-                   f"absorb better than the pooled ones.")
+                   f"whatever mode they measured. They count in the Hmeans "
+                   f"and Welch's test; the paired ratios leave out a "
+                   f"repetition when its two runs saw other loads more "
+                   f"than {BUSY_HOST} CPUs apart.")
     return out
 
 
@@ -388,7 +416,8 @@ def analyse(results):
     for r in results:
         k = (r["scenario"], r["variant"], r["threads"], r["metric"])
         samples[k][r["mode"]].append(float(r["value"]))
-        by_rep[k][r["mode"]][int(r["rep"])] = float(r["value"])
+        by_rep[k][r["mode"]][int(r["rep"])] = (float(r["value"]),
+                                               r.get("host_load"))
         units[k] = r["unit"]
     blocks = {}
     for k in sorted(samples, key=block_key):
@@ -407,17 +436,23 @@ def compare(metric, a, b, sa, sb, ra=None, rb=None):
     if not a or not b:
         return {"ratio": math.nan, "pct": math.nan, "p": None,
                 "significant": False, "why": "mode missing",
-                "pratio": math.nan, "pp": None, "psignificant": False}
+                "pratio": math.nan, "pp": None, "pn": 0,
+                "psignificant": False}
     ratio = (sa["hmean"] / sb["hmean"] if sb["hmean"] else math.nan)
     pct = (ratio - 1.0) * 100.0
     if lower_is_better(metric):
         pct = -pct
     w = welch(a, b)
-    pratio, pp, _ = paired(ra or {}, rb or {})
+    # Pair a repetition's runs only if the host gave them the same
+    # conditions: both without a load sample, or loads within BUSY_HOST.
+    ra, rb = ra or {}, rb or {}
+    reps = [r for r in ra if r in rb and same_conditions(ra[r][1], rb[r][1])]
+    pratio, pp, pn = paired({r: ra[r][0] for r in reps},
+                            {r: rb[r][0] for r in reps})
     return {"ratio": ratio, "pct": pct, "p": w[2] if w else None,
             "significant": bool(w) and w[2] < ALPHA,
             "why": None if w else "fewer than 2 runs",
-            "pratio": pratio, "pp": pp,
+            "pratio": pratio, "pp": pp, "pn": pn,
             "psignificant": pp is not None and pp < ALPHA}
 
 
@@ -428,7 +463,9 @@ def write_runs(path, results):
         w = csv.writer(f)
         w.writerow(RUNS_COLUMNS)
         for r in results:
-            w.writerow([r[c] for c in RUNS_COLUMNS])
+            load = r.get("host_load")
+            w.writerow([r[c] for c in RUNS_COLUMNS[:-1]] +
+                       ["" if load is None else f"{load:.2f}"])
 
 
 def fmt_csv(x):
@@ -466,8 +503,9 @@ def format_comp(name, c):
         return (f"{name:<16}{c['ratio']:>14.4f} {c['pct']:>+8.2f}%{mark}  "
                 f"p=n/a (fewer than 2 runs)")
     pmark = "*" if c["psignificant"] else " "
-    paired_txt = ("paired n/a" if c["pp"] is None else
-                  f"paired {c['pratio']:.4f} {fmt_p(c['pp'])}{pmark}")
+    paired_txt = (f"paired({c['pn']}) n/a" if c["pp"] is None else
+                  f"paired({c['pn']}) {c['pratio']:.4f} {fmt_p(c['pp'])}"
+                  f"{pmark}")
     return (f"{name:<16}{c['ratio']:>14.4f} {c['pct']:>+8.2f}%{mark}  "
             f"{fmt_p(c['p']):<10}  {paired_txt}")
 
@@ -525,7 +563,7 @@ def format_report(meta, log, blocks, host_load=()):
     for key, label in META_KEYS:
         out.append(f"{label + ':':<11}{meta[key]}")
     out += ["", TCG_NOTE, ""]
-    load = host_load_lines(host_load, log.starts, meta["host cpus"])
+    load = host_load_lines(host_load, log, meta["host cpus"])
     if load:
         out += load + [""]
     if log.failures or log.problems:
@@ -544,11 +582,14 @@ def format_report(meta, log, blocks, host_load=()):
                "deviation (n-1), CoeffVar = 100 * Stddev / arithmetic mean.")
     out.append("a/b rows: ratio of Hmeans, then the change in percent where "
                "positive is better (for lat_* lower is better); * marks "
-               f"Welch's t-test p < {ALPHA}. Then 'paired': the geometric "
-               "mean of the per-repetition ratios a/b (the modes of one "
-               "repetition run back to back, so a slow drift of the host "
-               "hits both) and the p of a one-sample t-test of their logs, "
-               f"* if p < {ALPHA}.")
+               f"Welch's t-test p < {ALPHA}. Then 'paired(n)': the "
+               "geometric mean of the per-repetition ratios a/b over the n "
+               "repetitions whose two runs saw the same conditions on the "
+               "host (the modes of one repetition run back to back, so a "
+               "slow drift of the host hits both; a repetition whose runs "
+               f"saw other loads more than {BUSY_HOST} CPUs apart is left "
+               "out) and the p of a one-sample t-test of their logs, * if "
+               f"p < {ALPHA}.")
     if not blocks:
         out += ["", "NO MEASURED RESULTS."]
     by_scenario = defaultdict(list)
@@ -705,10 +746,11 @@ def report(results_dir):
     with open(raw, encoding="utf-8", errors="replace") as f:
         log = parse_log(f)
     meta = read_meta(os.path.join(results_dir, "meta.txt"))
+    host_load = read_host_load(os.path.join(results_dir, "host-load.log"))
+    attribute_host_load(log, host_load)
     blocks = analyse(log.results)
     write_runs(os.path.join(results_dir, "runs.csv"), log.results)
     write_summary(os.path.join(results_dir, "summary.csv"), blocks)
-    host_load = read_host_load(os.path.join(results_dir, "host-load.log"))
     text = format_report(meta, log, blocks, host_load)
     with open(os.path.join(results_dir, "report.txt"), "w") as f:
         f.write(text)
@@ -925,6 +967,12 @@ def self_test_report(tap, d):
     tap.ok(m is not None and m.group(1) == "35",
            f"host load summary: 35 measured runs disturbed "
            f"(got {m.group(1) if m else None})")
+    c = blocks[("contended", "mprotect", "2", "faults_per_sec")]["comps"]
+    c0 = blocks[("contended", "munmap", "2", "faults_per_sec")]["comps"]
+    tap.ok(c[("shadow", "stock")]["pn"] == 4 and
+           c0[("shadow", "stock")]["pn"] == 5,
+           "paired test leaves out a rep whose runs saw 0.0 and 1.0 CPUs of "
+           "other load, keeps reps disturbed alike (1.0 and 1.0)")
     drift = blocks[("contended", "mprotect", "2", "faults_per_sec")]
     dc = drift["comps"][("shadow", "stock")]
     tap.ok(not dc["significant"] and dc["psignificant"] and
@@ -932,8 +980,8 @@ def self_test_report(tap, d):
            f"drifting host: Welch p={dc['p']:.3f} not significant, paired "
            f"{dc['pratio']:.3f} p={dc['pp']:.1e} significant")
     tap.ok(re.search(r"^shadow/stock\s+1\.09\d+\s+\+9\.\d\d% +p=0\.\d+ +"
-                     r"paired 1\.0\d+ p=\S+\*$", text, re.M) is not None,
-           "report shows the paired ratio, marked")
+                     r"paired\(4\) 1\.\d+ p=\S+\*$", text, re.M) is not None,
+           "report shows the paired ratio over 4 reps, marked")
     m = re.search(r"^where the time went: contended variant=munmap "
                   r"threads=2 .*\n.*\n(sleeps_per_kfault.*)$", text, re.M)
     tap.ok(m is not None and m.group(1).split()[1:] ==
