@@ -3,19 +3,19 @@
  * vmashadow_bench: one page-fault benchmark scenario per invocation.
  *
  *   vmashadow_bench SCENARIO [--threads N] [--seconds S] [--pages P]
- *                            [--variant V] [--latency]
+ *                            [--variant V] [--writer-pages W] [--latency]
  *
  * Scenarios:
  *   contended      N threads fault their own private regions while a writer
  *                  thread churns the address space (variant munmap: mmap,
- *                  touch, munmap 16 pages; variant mprotect: flip the middle
- *                  page of a 16-page region between RO and RW, splitting
- *                  and merging its VMA).
+ *                  touch, munmap W pages; variant mprotect: flip the middle
+ *                  half of a populated W-page region between RO and RW,
+ *                  splitting and merging its VMA).
  *   uncontended    one faulting thread, no writer.
  *   scale          N threads fault disjoint slices of one large VMA.
  *   kernel-faults  N threads pread() a file into a freshly zapped buffer, so
  *                  the faults are taken in kernel mode by copy_to_user; plus
- *                  the munmap writer.
+ *                  a writer, as for contended.
  *
  * Every fault loop writes one byte per page (a read fault would only map the
  * zero page), then zaps the pages with MADV_DONTNEED and starts over. Faults
@@ -26,6 +26,8 @@
  * Output, one line per metric:
  *   RESULT scenario=S variant=V threads=N metric=M unit=U value=X
  *          faults=F touched=T
+ * and one line of diagnostics on where the time went (see report_diag()):
+ *   DIAG scenario=S variant=V threads=N key=value...
  * This program does not know about the vmashadow module: the wrapper script
  * switches modes around it.
  */
@@ -52,7 +54,9 @@
 #define MIN_SECONDS	0.01
 #define MAX_SECONDS	3600.0
 #define MIN_WARMUP	0.2		/* seconds */
-#define CHURN_PAGES	16
+#define CHURN_PAGES	16		/* default --writer-pages, munmap */
+#define CHURN_PAGES_MPROTECT 512	/* default --writer-pages, mprotect */
+#define MAX_CHURN_PAGES	65536L		/* 256 MiB */
 #define LAT_SAMPLES	200000L		/* reservoir, shared out over threads */
 #define MIN_LAT_SAMPLES	1000L		/* per thread */
 
@@ -77,6 +81,7 @@ struct config {
 	enum variant variant;
 	int threads;
 	long pages;
+	long writer_pages;
 	double seconds;
 	bool latency;
 };
@@ -100,6 +105,8 @@ struct worker {
 	/* results of the measured window */
 	uint64_t faults;	/* kernel count: ru_minflt + ru_majflt */
 	uint64_t touched;	/* pages the loop wrote */
+	uint64_t nvcsw;		/* voluntary context switches: sleeps */
+	uint64_t nivcsw;	/* involuntary ones: preemptions */
 	double elapsed;
 	/* --latency: reservoir of fault latencies */
 	uint64_t *samples;
@@ -116,6 +123,11 @@ struct writer {
 	char *guarded;		/* ... and its mapping with guard pages */
 	uint64_t ops;
 	double elapsed;
+	/* measured window: the syscalls that take mmap_lock for writing */
+	uint64_t calls;		/* how many */
+	uint64_t call_ns;	/* time inside them, waiting included */
+	uint64_t call_max_ns;	/* the longest */
+	uint64_t nvcsw, nivcsw;
 	const char *err;
 	int errnum;
 };
@@ -124,15 +136,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vmashadow_bench SCENARIO [--threads N] [--seconds S] [--pages P]\n"
-		"                       [--variant V] [--latency]\n"
+		"                       [--variant V] [--writer-pages W] [--latency]\n"
 		"  SCENARIO    contended | uncontended | scale | kernel-faults\n"
 		"  --threads   faulting threads, 1..%d (default 2; uncontended: 1)\n"
 		"  --seconds   measured time, %.2f..%.0f (default 2; plus a warm-up)\n"
 		"  --pages     4 KiB pages per thread, 1..%ld (default 256)\n"
-		"  --variant   contended: munmap (default) | mprotect;\n"
-		"              kernel-faults: munmap; uncontended, scale: -\n"
+		"  --variant   contended, kernel-faults: munmap (default) | mprotect;\n"
+		"              uncontended, scale: -\n"
+		"  --writer-pages  the writer's region, 2..%ld pages (default %d for\n"
+		"              munmap, %d for mprotect)\n"
 		"  --latency   per-fault latency percentiles (contended, uncontended)\n",
-		MAX_THREADS, MIN_SECONDS, MAX_SECONDS, MAX_PAGES);
+		MAX_THREADS, MIN_SECONDS, MAX_SECONDS, MAX_PAGES, MAX_CHURN_PAGES,
+		CHURN_PAGES, CHURN_PAGES_MPROTECT);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -209,6 +224,7 @@ static void parse_args(int argc, char **argv)
 {
 	const char *variant = NULL, *v;
 	bool threads_given = false;
+	long writer_pages = 0;
 	long n;
 	int sc;
 
@@ -239,6 +255,9 @@ static void parse_args(int argc, char **argv)
 				bad_args("bad --seconds '%s'", v);
 		} else if ((v = option_value(argc, argv, &i, "--variant"))) {
 			variant = v;
+		} else if ((v = option_value(argc, argv, &i, "--writer-pages"))) {
+			if (!parse_long(v, 2, MAX_CHURN_PAGES, &writer_pages))
+				bad_args("bad --writer-pages '%s'", v);
 		} else if (!strcmp(argv[i], "--latency")) {
 			cfg.latency = true;
 		} else {
@@ -254,7 +273,7 @@ static void parse_args(int argc, char **argv)
 		break;
 	case SC_KERNEL_FAULTS:
 		cfg.variant = variant ? lookup(variant_names, 3, variant) : V_MUNMAP;
-		if (cfg.variant != V_MUNMAP)
+		if (cfg.variant != V_MUNMAP && cfg.variant != V_MPROTECT)
 			bad_args("kernel-faults: bad --variant '%s'", variant);
 		break;
 	case SC_UNCONTENDED:
@@ -265,6 +284,12 @@ static void parse_args(int argc, char **argv)
 				 argv[1], variant);
 		break;
 	}
+	if (writer_pages && cfg.variant == V_NONE)
+		bad_args("%s has no writer: --writer-pages makes no sense",
+			 argv[1]);
+	cfg.writer_pages = writer_pages ? writer_pages :
+			   cfg.variant == V_MPROTECT ? CHURN_PAGES_MPROTECT :
+			   CHURN_PAGES;
 	if (cfg.scenario == SC_UNCONTENDED) {
 		if (threads_given && cfg.threads != 1)
 			bad_args("uncontended: --threads must be 1");
@@ -314,16 +339,18 @@ static int fail(const char **err, int *errnum, const char *what)
 	return -1;
 }
 
-static uint64_t fault_count(void)
+static void thread_rusage(struct rusage *ru)
 {
-	struct rusage ru;
-
 	/* RUSAGE_THREAD cannot fail with a valid buffer; be loud if it does. */
-	if (getrusage(RUSAGE_THREAD, &ru)) {
+	if (getrusage(RUSAGE_THREAD, ru)) {
 		perror("getrusage");
 		exit(1);
 	}
-	return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+}
+
+static uint64_t fault_count(const struct rusage *ru)
+{
+	return (uint64_t)ru->ru_minflt + (uint64_t)ru->ru_majflt;
 }
 
 /*
@@ -514,7 +541,7 @@ static int fault_round(struct worker *w, bool measured)
 static void *fault_thread(void *arg)
 {
 	struct worker *w = arg;
-	uint64_t f0;
+	struct rusage r0, r1;
 	double t0;
 
 	pthread_barrier_wait(&start_barrier);
@@ -527,42 +554,90 @@ static void *fault_thread(void *arg)
 	 * thread starved through the whole window): its own rate is still
 	 * right, and a zero count then means a real problem.
 	 */
-	f0 = fault_count();
+	thread_rusage(&r0);
 	t0 = now();
 	do {
 		if (fault_round(w, true))
 			return NULL;
 	} while (atomic_load(&phase) == PH_MEASURE);
 	w->elapsed = now() - t0;
-	w->faults = fault_count() - f0;
+	thread_rusage(&r1);
+	w->faults = fault_count(&r1) - fault_count(&r0);
+	w->nvcsw = r1.ru_nvcsw - r0.ru_nvcsw;
+	w->nivcsw = r1.ru_nivcsw - r0.ru_nivcsw;
 	return NULL;
+}
+
+/*
+ * The writer's syscalls that take mmap_lock for writing, timed: in a mode
+ * where nothing else takes mmap_lock their time is (an upper bound of) the
+ * write hold; where faults take it too, it includes the wait for it.
+ */
+static bool measuring(void)
+{
+	return atomic_load(&phase) == PH_MEASURE;
+}
+
+/* @counted: the call started inside the measured window. */
+static void account_call(struct writer *wr, bool counted, uint64_t t0)
+{
+	uint64_t ns = now_ns() - t0;
+
+	if (!counted)
+		return;
+	wr->calls++;
+	wr->call_ns += ns;
+	if (ns > wr->call_max_ns)
+		wr->call_max_ns = ns;
 }
 
 static int churn_munmap(struct writer *wr)
 {
-	size_t len = CHURN_PAGES * page_size;
+	size_t len = cfg.writer_pages * page_size;
+	bool counted;
+	uint64_t t0;
 	char *p;
 
+	counted = measuring();
+	t0 = now_ns();
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return fail(&wr->err, &wr->errnum, "writer: mmap");
-	for (int i = 0; i < CHURN_PAGES; i++)
+	account_call(wr, counted, t0);
+	for (long i = 0; i < cfg.writer_pages; i++)
 		((volatile char *)p)[i * page_size] = 1;
+	/* munmap() downgrades mmap_lock to read before it zaps the pages. */
+	counted = measuring();
+	t0 = now_ns();
 	if (munmap(p, len))
 		return fail(&wr->err, &wr->errnum, "writer: munmap");
+	account_call(wr, counted, t0);
 	return 0;
 }
 
-/* Split the region's VMA in three, then merge it back. */
+/*
+ * Split the region's VMA in three, then merge it back: each mprotect()
+ * walks the page tables of the middle half and flushes the TLB, all under
+ * mmap_lock held for writing.
+ */
 static int churn_mprotect(struct writer *wr)
 {
-	char *mid = wr->region + CHURN_PAGES / 2 * page_size;
+	char *mid = wr->region + cfg.writer_pages / 4 * page_size;
+	size_t len = cfg.writer_pages / 2 * page_size;
+	bool counted;
+	uint64_t t0;
 
-	if (mprotect(mid, page_size, PROT_READ))
+	counted = measuring();
+	t0 = now_ns();
+	if (mprotect(mid, len, PROT_READ))
 		return fail(&wr->err, &wr->errnum, "writer: mprotect(RO)");
-	if (mprotect(mid, page_size, PROT_READ | PROT_WRITE))
+	account_call(wr, counted, t0);
+	counted = measuring();
+	t0 = now_ns();
+	if (mprotect(mid, len, PROT_READ | PROT_WRITE))
 		return fail(&wr->err, &wr->errnum, "writer: mprotect(RW)");
+	account_call(wr, counted, t0);
 	return 0;
 }
 
@@ -574,12 +649,14 @@ static int churn(struct writer *wr)
 static void *writer_thread(void *arg)
 {
 	struct writer *wr = arg;
+	struct rusage r0, r1;
 	double t0;
 
 	pthread_barrier_wait(&start_barrier);
 	while (atomic_load(&phase) == PH_WARMUP)
 		if (churn(wr))
 			return NULL;
+	thread_rusage(&r0);
 	t0 = now();
 	do {
 		if (churn(wr))
@@ -587,6 +664,9 @@ static void *writer_thread(void *arg)
 		wr->ops++;
 	} while (atomic_load(&phase) == PH_MEASURE);
 	wr->elapsed = now() - t0;
+	thread_rusage(&r1);
+	wr->nvcsw = r1.ru_nvcsw - r0.ru_nvcsw;
+	wr->nivcsw = r1.ru_nivcsw - r0.ru_nivcsw;
 	return NULL;
 }
 
@@ -597,7 +677,7 @@ static void *writer_thread(void *arg)
  */
 static int map_writer_region(struct writer *wr)
 {
-	size_t len = (CHURN_PAGES + 2) * page_size;
+	size_t len = (cfg.writer_pages + 2) * page_size;
 	char *p;
 
 	p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -607,12 +687,14 @@ static int map_writer_region(struct writer *wr)
 	}
 	wr->guarded = p;
 	wr->region = p + page_size;
-	if (mprotect(wr->region, CHURN_PAGES * page_size,
+	if (mprotect(wr->region, cfg.writer_pages * page_size,
 		     PROT_READ | PROT_WRITE)) {
 		perror("mprotect(writer region)");
 		return -1;
 	}
-	memset(wr->region, 1, CHURN_PAGES * page_size);
+	if (no_huge_pages(wr->region, cfg.writer_pages * page_size))
+		return -1;
+	memset(wr->region, 1, cfg.writer_pages * page_size);
 	return 0;
 }
 
@@ -699,6 +781,41 @@ static int report_latency(struct worker *w, uint64_t faults, uint64_t touched)
 	return 0;
 }
 
+/*
+ * Where the time went, one line, not a metric the report compares:
+ *   sleeps_per_kfault    voluntary context switches of the faulting threads
+ *                        per 1000 faults: a fault that waits for mmap_lock
+ *                        sleeps (readers do not spin on an rwsem)
+ *   preempts_per_kfault  their involuntary context switches per 1000 faults
+ *   wcalls_per_sec       writer: syscalls taking mmap_lock for writing, per s
+ *   wcall_us, wcall_max_us  their mean and longest duration, waits included
+ *   wcall_pct            share of the writer's time spent inside them: in
+ *                        stock mode an upper bound of the share of time the
+ *                        write lock is held (nothing else takes it)
+ *   wsleeps_per_op       writer sleeps per op (waits for mmap_lock and more)
+ */
+static void report_diag(struct worker *w, struct writer *wr, uint64_t faults)
+{
+	uint64_t nvcsw = 0, nivcsw = 0;
+
+	for (int i = 0; i < cfg.threads; i++) {
+		nvcsw += w[i].nvcsw;
+		nivcsw += w[i].nivcsw;
+	}
+	printf("DIAG scenario=%s variant=%s threads=%d sleeps_per_kfault=%.3f preempts_per_kfault=%.3f",
+	       scenario_names[cfg.scenario], variant_names[cfg.variant],
+	       cfg.threads, 1000.0 * nvcsw / faults, 1000.0 * nivcsw / faults);
+	if (has_writer() && wr->elapsed > 0 && wr->ops) {
+		printf(" writer_pages=%ld wcalls_per_sec=%.1f wcall_us=%.1f wcall_max_us=%.1f wcall_pct=%.2f wsleeps_per_op=%.3f",
+		       cfg.writer_pages, wr->calls / wr->elapsed,
+		       wr->calls ? wr->call_ns / 1e3 / wr->calls : 0.0,
+		       wr->call_max_ns / 1e3,
+		       100.0 * wr->call_ns / 1e9 / wr->elapsed,
+		       (double)wr->nvcsw / wr->ops);
+	}
+	printf("\n");
+}
+
 /* Check the kernel counts, then print. Returns the exit status. */
 static int report(struct worker *w, struct writer *wr, double warmup)
 {
@@ -714,9 +831,10 @@ static int report(struct worker *w, struct writer *wr, double warmup)
 	if (has_writer() && wr->elapsed > 0)
 		wrate = (double)wr->ops / wr->elapsed;
 
-	printf("# %s variant=%s threads=%d pages=%ld seconds=%.2f warmup=%.2f: %llu faults counted by the kernel for %llu pages touched\n",
+	printf("# %s variant=%s threads=%d pages=%ld writer_pages=%ld seconds=%.2f warmup=%.2f: %llu faults counted by the kernel for %llu pages touched\n",
 	       scenario_names[cfg.scenario], variant_names[cfg.variant],
-	       cfg.threads, cfg.pages, cfg.seconds, warmup,
+	       cfg.threads, cfg.pages, has_writer() ? cfg.writer_pages : 0,
+	       cfg.seconds, warmup,
 	       (unsigned long long)faults, (unsigned long long)touched);
 	if (!faults || faults * 2 < touched) {
 		fflush(stdout);
@@ -725,6 +843,7 @@ static int report(struct worker *w, struct writer *wr, double warmup)
 			(unsigned long long)faults, (unsigned long long)touched);
 		return 1;
 	}
+	report_diag(w, wr, faults);
 	if (cfg.latency)
 		return report_latency(w, faults, touched) ? 1 : 0;
 
@@ -852,7 +971,7 @@ int main(int argc, char **argv)
 	ret = run(w, &wr);
 	pthread_barrier_destroy(&start_barrier);
 out:
-	if (wr.guarded && munmap(wr.guarded, (CHURN_PAGES + 2) * page_size))
+	if (wr.guarded && munmap(wr.guarded, (cfg.writer_pages + 2) * page_size))
 		perror("munmap(writer region)");
 	if (data_fd >= 0)
 		close(data_fd);
