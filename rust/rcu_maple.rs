@@ -146,6 +146,25 @@ impl<T> RcuMapleGuard<'_, T> {
         NonNull::new(entry.cast()).map(|p| (mas.index, mas.last, p))
     }
 
+    /// Calls `f` with the range and value of every entry, in order, in one walk of the tree.
+    ///
+    /// [`Self::find`] from each entry's end would walk down from the root once per entry.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(usize, usize, NonNull<T>)) {
+        let mut mas = self.state(0, 0);
+        loop {
+            // SAFETY: `mas` refers to this tree, whose lock we hold, so the tree cannot change
+            // between calls and `mas_find()` resumes after the entry it returned last.
+            let entry = unsafe { bindings::mas_find(&mut mas, usize::MAX) };
+            let Some(p) = NonNull::new(entry.cast()) else {
+                return;
+            };
+            f(mas.index, mas.last, p);
+            if mas.last == usize::MAX {
+                return;
+            }
+        }
+    }
+
     /// Stores `value` (or nothing) over `[first, last]`, replacing whatever was there.
     ///
     /// Never sleeps: in RCU mode even an erase may need new nodes, and they are allocated with

@@ -138,13 +138,30 @@ impl<T> ShadowIndex<T> {
     }
 
     /// Removes every range pointing at `vma`, which is about to be freed. Returns how many.
+    ///
+    /// Runs for every VMA freed in an mm with an index, so it looks for `vma` in one walk of
+    /// the tree (a VMA has one range in the index, rarely more) and only then removes what it
+    /// found, since a store invalidates the walk.
     pub(crate) fn forget(&self, vma: NonNull<T>) -> usize {
+        const BATCH: usize = 4;
         let mut tree = self.tree.lock();
         let mut entries = self.entries.load(Relaxed);
         let mut removed = 0;
-        let mut at = 0;
-        while let Some((first, last, p)) = tree.find(at, usize::MAX) {
-            if p == vma {
+        loop {
+            let mut found = [(0, 0); BATCH];
+            let (mut n, mut more) = (0, false);
+            tree.for_each(|first, last, p| {
+                if p != vma {
+                    return;
+                }
+                if n < BATCH {
+                    found[n] = (first, last);
+                    n += 1;
+                } else {
+                    more = true;
+                }
+            });
+            for &(first, last) in &found[..n] {
                 if tree.store(first, last, None).is_err() {
                     // Cannot remove it: remove everything instead. The index must never keep
                     // a pointer to a VMA past its free.
@@ -153,9 +170,8 @@ impl<T> ShadowIndex<T> {
                 entries = entries.saturating_sub(1);
                 removed += 1;
             }
-            match last.checked_add(1) {
-                Some(next) => at = next,
-                None => break,
+            if !more {
+                break;
             }
         }
         // INVARIANT: Updated under the tree lock.
@@ -265,6 +281,26 @@ mod tests {
         assert_eq!(idx.entries(), 1);
         assert_eq!(idx.forget(fake(7)), 0);
         assert_eq!(idx.entries(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn forget_more_ranges_than_a_batch() -> Result {
+        let idx = index()?;
+        for i in 0..11 {
+            let start = 0x100000 + i * 0x10000;
+            // Every other range is VMA 1's: 6 of them, more than one batch.
+            let vma = if i % 2 == 0 { fake(1) } else { fake(2 + i) };
+            idx.fill(start, start + 0x1000, vma, 64);
+        }
+        assert_eq!(idx.entries(), 11);
+        assert_eq!(idx.forget(fake(1)), 6);
+        assert_eq!(idx.entries(), 5);
+        for i in 0..11 {
+            let want = if i % 2 == 0 { None } else { Some(fake(2 + i)) };
+            assert_eq!(at(&idx, 0x100000 + i * 0x10000), want);
+        }
+        assert_eq!(idx.forget(fake(1)), 0);
         Ok(())
     }
 
