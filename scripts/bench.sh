@@ -8,7 +8,7 @@
 #
 # Environment: R (measured repetitions, default 12; one warm-up is added),
 # SECONDS_PER_RUN (default 1), CPUS, MEMORY, TIMEOUT, KVM (see scripts/vm.sh).
-# The defaults take about 13 minutes on a 2-core TCG host: 13 x 32 runs.
+# The defaults take about 15 minutes on a quiet 2-core TCG host: 13 x 32 runs.
 # More repetitions beat longer runs there: the noise comes from the host
 # between runs (see the README), and the paired ratios need pairs.
 
