@@ -63,8 +63,17 @@ impl<T> RcuMapleTree<T> {
         pin_init!(Self {
             // SAFETY: `slot` is valid for writes and pinned; the tree is destroyed in drop
             // before the memory goes away.
+            //
+            // `MT_FLAGS_ALLOC_RANGE` as in `mm->mm_mt`: the gap tracking is not needed, but with
+            // plain range nodes in RCU mode the 7.3 tree double-frees a node under insert/erase
+            // churn (KASAN: double-free in mt_free_walk(), node allocated by a store and freed
+            // by `kfree_rcu()` first; `race_test` index.many_vmas_churn reproduces it). The
+            // allocation-range node types are the ones the VMA tree exercises all day.
             tree <- Opaque::ffi_init(|slot| unsafe {
-                bindings::mt_init_flags(slot, bindings::MT_FLAGS_USE_RCU)
+                bindings::mt_init_flags(
+                    slot,
+                    bindings::MT_FLAGS_USE_RCU | bindings::MT_FLAGS_ALLOC_RANGE,
+                )
             }),
             _p: PhantomData,
         })

@@ -452,6 +452,71 @@ TEST_F_TIMEOUT(index, thousand_short_lived_processes, 300)
 }
 
 /*
+ * A big index under insert/erase churn: @extra one-page VMAs faulted (each
+ * its own index range, kept apart by PROT_NONE pages), then mmap, touch,
+ * munmap of one page for @ms: every round stores a range and erases one,
+ * splitting and rebalancing the index's nodes, then the process exits.
+ * With plain range nodes the 7.3 maple tree double-freed a node here
+ * (KASAN, in mt_free_walk()); the dmesg check catches any recurrence.
+ */
+static int churn_big_index(long extra, int ms)
+{
+	char *res = mmap(NULL, (2 * extra + 1) * page_size, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	double end;
+	long ops = 0;
+
+	if (res == MAP_FAILED)
+		return 1;
+	for (long i = 0; i < extra; i++) {
+		char *p = res + (2 * i + 1) * page_size;
+
+		if (mprotect(p, page_size, PROT_READ | PROT_WRITE))
+			return 2;
+		*(volatile char *)p = 1;
+	}
+	end = now() + ms / 1000.0;
+	while (now() < end || ops < 50) {
+		char *p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			return 3;
+		*(volatile char *)p = 1;
+		if (munmap(p, page_size))
+			return 4;
+		ops++;
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(index, many_vmas_churn, 300)
+{
+	static const long extras[] = { 100, 200, 100, 200 };
+	struct vms_stats s;
+
+	for (size_t i = 0; i < sizeof(extras) / sizeof(extras[0]); i++) {
+		pid_t pid = fork();
+		int st;
+
+		ASSERT_GE(pid, 0);
+		if (!pid)
+			_exit(churn_big_index(extras[i], 1000));
+		ASSERT_EQ(pid, waitpid(pid, &st, 0));
+		EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			TH_LOG("extra %ld: status %#x", extras[i], st);
+		}
+	}
+	ASSERT_EQ(0, vms_stats(&s));
+	TH_LOG("%lld ranges stored, %lld forgotten, %ld hits",
+	       (long long)vms_count(&s, "stored", 3),
+	       (long long)vms_count(&s, "forgotten", 3), s.hits);
+	/* The index really held the extra VMAs and churned. */
+	EXPECT_GE(vms_count(&s, "stored", 3), 600);
+	EXPECT_GE(vms_count(&s, "forgotten", 3), 200);
+}
+
+/*
  * The module comes and goes while every race above, faulting threads, fork
  * storms and short-lived processes run in a child; afterwards no index is
  * left. Each load runs the KUnit suite and each unload waits for grace
