@@ -67,7 +67,7 @@ impl<T> RcuMapleTree<T> {
             // `MT_FLAGS_ALLOC_RANGE` as in `mm->mm_mt`: the gap tracking is not needed, but with
             // plain range nodes in RCU mode the 7.3 tree double-frees a node under insert/erase
             // churn (KASAN: double-free in mt_free_walk(), node allocated by a store and freed
-            // by `kfree_rcu()` first; `race_test` index.many_vmas_churn reproduces it). The
+            // by `kfree_rcu()` first; `race_test` index.many_vmas_churn runs that workload). The
             // allocation-range node types are the ones the VMA tree exercises all day.
             tree <- Opaque::ffi_init(|slot| unsafe {
                 bindings::mt_init_flags(

@@ -456,8 +456,10 @@ TEST_F_TIMEOUT(index, thousand_short_lived_processes, 300)
  * its own index range, kept apart by PROT_NONE pages), then mmap, touch,
  * munmap of one page for @ms: every round stores a range and erases one,
  * splitting and rebalancing the index's nodes, then the process exits.
- * With plain range nodes the 7.3 maple tree double-freed a node here
- * (KASAN, in mt_free_walk()); the dmesg check catches any recurrence.
+ * Modelled on the workload with which the 7.3 maple tree, with plain range
+ * nodes, double-freed an index node (KASAN, in mt_free_walk(); see
+ * rust/rcu_maple.rs). The bug is timing-dependent: this test is a guard
+ * under KASAN, not a proof that it is gone.
  */
 static int churn_big_index(long extra, int ms)
 {
@@ -492,7 +494,7 @@ static int churn_big_index(long extra, int ms)
 
 TEST_F_TIMEOUT(index, many_vmas_churn, 300)
 {
-	static const long extras[] = { 100, 200, 100, 200 };
+	static const long extras[] = { 100, 400, 100, 400 };
 	struct vms_stats s;
 
 	for (size_t i = 0; i < sizeof(extras) / sizeof(extras[0]); i++) {
@@ -501,7 +503,7 @@ TEST_F_TIMEOUT(index, many_vmas_churn, 300)
 
 		ASSERT_GE(pid, 0);
 		if (!pid)
-			_exit(churn_big_index(extras[i], 1000));
+			_exit(churn_big_index(extras[i], 500));
 		ASSERT_EQ(pid, waitpid(pid, &st, 0));
 		EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 			TH_LOG("extra %ld: status %#x", extras[i], st);
@@ -512,7 +514,7 @@ TEST_F_TIMEOUT(index, many_vmas_churn, 300)
 	       (long long)vms_count(&s, "stored", 3),
 	       (long long)vms_count(&s, "forgotten", 3), s.hits);
 	/* The index really held the extra VMAs and churned. */
-	EXPECT_GE(vms_count(&s, "stored", 3), 600);
+	EXPECT_GE(vms_count(&s, "stored", 3), 1000);
 	EXPECT_GE(vms_count(&s, "forgotten", 3), 200);
 }
 
