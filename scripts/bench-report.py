@@ -43,12 +43,12 @@ from collections import defaultdict
 MODES = ["stock", "mmap", "pervma", "shadow"]
 RATIOS = [("shadow", "stock"), ("shadow", "mmap"), ("shadow", "pervma"),
           ("pervma", "stock")]
-SCENARIOS = ["contended", "uncontended", "scale", "kernel-faults"]
+SCENARIOS = ["contended", "uncontended", "scale", "kernel-faults", "churn"]
 VARIANTS = ["-", "munmap", "mprotect"]
 LATENCY_SCENARIOS = ["contended", "uncontended"]   # valid with --latency
 METRICS = ["faults_per_sec", "writer_ops_per_sec", "lat_p50_ns", "lat_p99_ns",
            "lat_max_ns"]
-DEFAULT_THREADS = {"uncontended": 1}  # the bench's defaults; others: 2
+DEFAULT_THREADS = {"uncontended": 1, "churn": 1}  # the bench's; others: 2
 ALPHA = 0.05
 RUN_KEYS = ["rep", "mode", "scenario", "variant", "threads"]
 RESULT_KEYS = ["scenario", "variant", "threads", "metric", "unit", "value",

@@ -7,7 +7,9 @@
 # report.txt, bench.png, dmesg.log, console.log).
 #
 # Environment: R (measured repetitions, default 12; one warm-up is added),
-# SECONDS_PER_RUN (default 1), CPUS, MEMORY, TIMEOUT, KVM (see scripts/vm.sh).
+# SECONDS_PER_RUN (default 1), ONLY (scenarios to run, default all of:
+# contended uncontended kernel-faults latency scale churn), CPUS, MEMORY,
+# TIMEOUT, KVM (see scripts/vm.sh).
 # The defaults take about 15 minutes on a quiet 2-core TCG host: 13 x 32 runs.
 # More repetitions beat longer runs there: the noise comes from the host
 # between runs (see the README), and the paired ratios need pairs.
@@ -20,6 +22,14 @@ secs=${SECONDS_PER_RUN:-1}
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] && [ "$reps" -le 100 ] || die "R must be 1..100 (got '$reps')"
 [[ "$secs" =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v s="$secs" 'BEGIN { exit !(s >= 0.01 && s <= 3600) }' ||
 	die "SECONDS_PER_RUN must be a number of seconds, 0.01..3600 (got '$secs')"
+all_scenarios="contended uncontended kernel-faults latency scale churn"
+only=${ONLY:-$all_scenarios}
+for s in $only; do
+	[[ " $all_scenarios " == *" $s "* ]] ||
+		die "ONLY: unknown scenario '$s' (known: $all_scenarios)"
+done
+only=$(echo $only | tr ' ' ,)
+[ -n "$only" ] || die "ONLY names no scenario (known: $all_scenarios)"
 
 flavour=perf
 res=$VMS_TOP/results/bench/$(date +%Y%m%d-%H%M%S)
@@ -75,7 +85,7 @@ trap 'kill "$sampler" 2>/dev/null || true' EXIT
 t0=$(date +%s)
 "$VMS_TOP/scripts/vm.sh" --flavour "$flavour" --rwdir "$res" \
 	--console "$res/console.log" --timeout "${TIMEOUT:-5400}" \
-	--exec "$VMS_TOP/scripts/guest-bench.sh $res $ko $benchdir/vmashadow_bench $reps $secs" ||
+	--exec "$VMS_TOP/scripts/guest-bench.sh $res $ko $benchdir/vmashadow_bench $reps $secs $only" ||
 	true # the guest's own status is guest-rc
 log "guest run done in $(($(date +%s) - t0))s"
 kill "$sampler" 2>/dev/null || true

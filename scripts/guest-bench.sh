@@ -13,12 +13,12 @@
 #   FAIL rep=R mode=M scenario=S variant=V threads=N rc=RC
 #   STATS mode=M <line of the module's stats file>    after each run
 #
-#   guest-bench.sh RESULTS KO BENCH REPS SECONDS
+#   guest-bench.sh RESULTS KO BENCH REPS SECONDS SCENARIO[,SCENARIO...]
 
 set -uo pipefail
 
-[ $# -eq 5 ] || { echo "usage: $0 RESULTS KO BENCH REPS SECONDS" >&2; exit 2; }
-results=$1 ko=$2 bench=$3 reps=$4 secs=$5
+[ $# -eq 6 ] || { echo "usage: $0 RESULTS KO BENCH REPS SECONDS SCENARIOS" >&2; exit 2; }
+results=$1 ko=$2 bench=$3 reps=$4 secs=$5 only=,$6,
 dbg=/sys/kernel/debug/vmashadow
 modes=(stock mmap pervma shadow)
 rc=0
@@ -49,7 +49,10 @@ vcpus=$(nproc)
 # writer twice: munmap holds mmap_lock for writing only briefly (it
 # downgrades before zapping), mprotect across a page-table walk and a TLB
 # flush. Latency with the latter: under the former so few faults ever wait
-# for mmap_lock that no percentile sees them.
+# for mmap_lock that no percentile sees them. Churn: one thread maps,
+# faults and unmaps 16 pages, alone (no TLB-flush IPIs to hide behind), in
+# a small process and in one with 256 more VMAs the index holds: what the
+# index costs the writer.
 nfault=$((vcpus > 1 ? vcpus - 1 : 1))
 configs=(
 	"contended munmap $nfault"
@@ -58,10 +61,18 @@ configs=(
 	"kernel-faults munmap $nfault"
 	"kernel-faults mprotect $nfault"
 	"latency mprotect $nfault"
+	"churn - 1"
+	"churn vmas256 1"
 )
 for n in $(seq 1 "$vcpus"); do
 	configs+=("scale - $n")
 done
+# ONLY: keep the configurations of the scenarios asked for.
+wanted=()
+for cfg in "${configs[@]}"; do
+	[[ "$only" == *",${cfg%% *},"* ]] && wanted+=("$cfg")
+done
+configs=("${wanted[@]}")
 
 # The fault path's /proc/vmstat counters, one "name value" a line.
 vmstat_snap() {
@@ -92,6 +103,10 @@ run_one() {
 	case "$scenario" in
 	latency) args=(contended --latency --variant "$variant") ;;
 	uncontended | scale) args=("$scenario") ;;
+	churn)
+		args=(churn)
+		[ "$variant" = - ] || args+=(--vmas "${variant#vmas}")
+		;;
 	*) args=("$scenario" --variant "$variant") ;;
 	esac
 	echo "$mode" >"$dbg/mode" && echo 1 >"$dbg/reset" || return 1

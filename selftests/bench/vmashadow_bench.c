@@ -4,6 +4,7 @@
  *
  *   vmashadow_bench SCENARIO [--threads N] [--seconds S] [--pages P]
  *                            [--variant V] [--writer-pages W] [--latency]
+ *                            [--vmas K]
  *
  * Scenarios:
  *   contended      N threads fault their own private regions while a writer
@@ -16,6 +17,11 @@
  *   kernel-faults  N threads pread() a file into a freshly zapped buffer, so
  *                  the faults are taken in kernel mode by copy_to_user; plus
  *                  a writer, as for contended.
+ *   churn          N threads (default 1) each mmap P pages, write them, munmap
+ *                  them, repeat: the writer alone, whose cost an index pays
+ *                  twice per VMA (it learns the VMA on its first fault and
+ *                  forgets it when it is freed); --vmas K first maps K more
+ *                  one-page VMAs and faults them, so the index is not tiny.
  *
  * Every fault loop writes one byte per page (a read fault would only map the
  * zero page), then zaps the pages with MADV_DONTNEED and starts over. Faults
@@ -57,10 +63,14 @@
 #define CHURN_PAGES	16		/* default --writer-pages, munmap */
 #define CHURN_PAGES_MPROTECT 512	/* default --writer-pages, mprotect */
 #define MAX_CHURN_PAGES	65536L		/* 256 MiB */
+#define ARRAY_SIZE(a)	(int)(sizeof(a) / sizeof((a)[0]))
+#define MAX_VMAS	16384L		/* --vmas: below vm.max_map_count */
 #define LAT_SAMPLES	200000L		/* reservoir, shared out over threads */
 #define MIN_LAT_SAMPLES	1000L		/* per thread */
 
-enum scenario { SC_CONTENDED, SC_UNCONTENDED, SC_SCALE, SC_KERNEL_FAULTS };
+enum scenario {
+	SC_CONTENDED, SC_UNCONTENDED, SC_SCALE, SC_KERNEL_FAULTS, SC_CHURN
+};
 enum variant { V_NONE, V_MUNMAP, V_MPROTECT };
 
 static const char *const scenario_names[] = {
@@ -68,6 +78,7 @@ static const char *const scenario_names[] = {
 	[SC_UNCONTENDED] = "uncontended",
 	[SC_SCALE] = "scale",
 	[SC_KERNEL_FAULTS] = "kernel-faults",
+	[SC_CHURN] = "churn",
 };
 
 static const char *const variant_names[] = {
@@ -82,6 +93,8 @@ struct config {
 	int threads;
 	long pages;
 	long writer_pages;
+	long vmas;		/* churn: extra one-page VMAs */
+	char variant_name[24];	/* as printed: variant_names[] or "vmasK" */
 	double seconds;
 	bool latency;
 };
@@ -137,17 +150,21 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: vmashadow_bench SCENARIO [--threads N] [--seconds S] [--pages P]\n"
 		"                       [--variant V] [--writer-pages W] [--latency]\n"
-		"  SCENARIO    contended | uncontended | scale | kernel-faults\n"
-		"  --threads   faulting threads, 1..%d (default 2; uncontended: 1)\n"
+		"  SCENARIO    contended | uncontended | scale | kernel-faults | churn\n"
+		"  --threads   faulting threads, 1..%d (default 2; uncontended,\n"
+		"              churn: 1)\n"
 		"  --seconds   measured time, %.2f..%.0f (default 2; plus a warm-up)\n"
-		"  --pages     4 KiB pages per thread, 1..%ld (default 256)\n"
+		"  --pages     4 KiB pages per thread, 1..%ld (default 256; churn:\n"
+		"              pages per mapping, default %d)\n"
 		"  --variant   contended, kernel-faults: munmap (default) | mprotect;\n"
 		"              uncontended, scale: -\n"
 		"  --writer-pages  the writer's region, 2..%ld pages (default %d for\n"
 		"              munmap, %d for mprotect)\n"
-		"  --latency   per-fault latency percentiles (contended, uncontended)\n",
-		MAX_THREADS, MIN_SECONDS, MAX_SECONDS, MAX_PAGES, MAX_CHURN_PAGES,
-		CHURN_PAGES, CHURN_PAGES_MPROTECT);
+		"  --latency   per-fault latency percentiles (contended, uncontended)\n"
+		"  --vmas      churn: first map and fault K one-page VMAs, 0..%ld\n"
+		"              (default 0; the variant is then named vmasK)\n",
+		MAX_THREADS, MIN_SECONDS, MAX_SECONDS, MAX_PAGES, CHURN_PAGES,
+		MAX_CHURN_PAGES, CHURN_PAGES, CHURN_PAGES_MPROTECT, MAX_VMAS);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -223,8 +240,8 @@ static const char *option_value(int argc, char **argv, int *i, const char *opt)
 static void parse_args(int argc, char **argv)
 {
 	const char *variant = NULL, *v;
-	bool threads_given = false;
-	long writer_pages = 0;
+	bool threads_given = false, pages_given = false;
+	long writer_pages = 0, vmas = -1;
 	long n;
 	int sc;
 
@@ -234,7 +251,7 @@ static void parse_args(int argc, char **argv)
 	}
 	if (argc < 2)
 		bad_args("missing SCENARIO");
-	sc = lookup(scenario_names, 4, argv[1]);
+	sc = lookup(scenario_names, ARRAY_SIZE(scenario_names), argv[1]);
 	if (sc < 0)
 		bad_args("unknown scenario '%s'", argv[1]);
 	cfg = (struct config){ .scenario = sc, .threads = 2, .pages = 256,
@@ -250,6 +267,7 @@ static void parse_args(int argc, char **argv)
 			if (!parse_long(v, 1, MAX_PAGES, &n))
 				bad_args("bad --pages '%s'", v);
 			cfg.pages = n;
+			pages_given = true;
 		} else if ((v = option_value(argc, argv, &i, "--seconds"))) {
 			if (!parse_seconds(v, &cfg.seconds))
 				bad_args("bad --seconds '%s'", v);
@@ -258,6 +276,9 @@ static void parse_args(int argc, char **argv)
 		} else if ((v = option_value(argc, argv, &i, "--writer-pages"))) {
 			if (!parse_long(v, 2, MAX_CHURN_PAGES, &writer_pages))
 				bad_args("bad --writer-pages '%s'", v);
+		} else if ((v = option_value(argc, argv, &i, "--vmas"))) {
+			if (!parse_long(v, 0, MAX_VMAS, &vmas))
+				bad_args("bad --vmas '%s'", v);
 		} else if (!strcmp(argv[i], "--latency")) {
 			cfg.latency = true;
 		} else {
@@ -278,6 +299,7 @@ static void parse_args(int argc, char **argv)
 		break;
 	case SC_UNCONTENDED:
 	case SC_SCALE:
+	case SC_CHURN:
 		cfg.variant = V_NONE;
 		if (variant && strcmp(variant, "-"))
 			bad_args("%s has no writer: bad --variant '%s'",
@@ -295,6 +317,21 @@ static void parse_args(int argc, char **argv)
 			bad_args("uncontended: --threads must be 1");
 		cfg.threads = 1;
 	}
+	if (vmas >= 0 && cfg.scenario != SC_CHURN)
+		bad_args("--vmas is for churn, not %s", argv[1]);
+	if (cfg.scenario == SC_CHURN) {
+		if (!threads_given)
+			cfg.threads = 1;
+		if (!pages_given)
+			cfg.pages = CHURN_PAGES;
+		cfg.vmas = vmas > 0 ? vmas : 0;
+	}
+	if (cfg.vmas)
+		snprintf(cfg.variant_name, sizeof(cfg.variant_name), "vmas%ld",
+			 cfg.vmas);
+	else
+		snprintf(cfg.variant_name, sizeof(cfg.variant_name), "%s",
+			 variant_names[cfg.variant]);
 	if (cfg.latency && cfg.scenario != SC_CONTENDED &&
 	    cfg.scenario != SC_UNCONTENDED)
 		bad_args("--latency is for contended and uncontended, not %s",
@@ -400,6 +437,34 @@ static char *map_fault_regions(struct worker *w, char **base, size_t *len)
 		}
 		if (no_huge_pages(w[i].region, rlen))
 			return NULL;
+	}
+	return p;
+}
+
+/*
+ * churn --vmas K: K one-page VMAs, each written once (so an index learns
+ * it), between PROT_NONE pages so that none merge.
+ */
+static char *map_extra_vmas(char **base, size_t *len)
+{
+	char *p;
+
+	*len = (2 * cfg.vmas + 1) * page_size;
+	p = mmap(NULL, *len, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap(extra VMAs)");
+		return NULL;
+	}
+	*base = p;
+	for (long i = 0; i < cfg.vmas; i++) {
+		char *vma = p + (2 * i + 1) * page_size;
+
+		if (mprotect(vma, page_size, PROT_READ | PROT_WRITE)) {
+			perror("mprotect(extra VMA)");
+			return NULL;
+		}
+		*(volatile char *)vma = 1;
 	}
 	return p;
 }
@@ -515,12 +580,35 @@ static int read_pages(struct worker *w)
 	return 0;
 }
 
+/*
+ * churn: a fresh mapping, every page written, unmapped. The kernel places
+ * it; it may merge with a neighbour, in every mode alike.
+ */
+static int churn_pages(struct worker *w)
+{
+	size_t len = cfg.pages * page_size;
+	char *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return fail(&w->err, &w->errnum, "churn: mmap");
+	for (long i = 0; i < cfg.pages; i++)
+		((volatile char *)p)[i * page_size] = 1;
+	if (munmap(p, len))
+		return fail(&w->err, &w->errnum, "churn: munmap");
+	return 0;
+}
+
 /* One round over the thread's pages; @measured counts it and times it. */
 static int fault_round(struct worker *w, bool measured)
 {
 	size_t len = cfg.pages * page_size;
 
-	if (cfg.scenario == SC_KERNEL_FAULTS) {
+	if (cfg.scenario == SC_CHURN) {
+		if (churn_pages(w))
+			return -1;
+	} else if (cfg.scenario == SC_KERNEL_FAULTS) {
 		if (madvise(w->region, len, MADV_DONTNEED))
 			return fail(&w->err, &w->errnum, "madvise(MADV_DONTNEED)");
 		if (read_pages(w))
@@ -745,7 +833,7 @@ static void print_result(const char *metric, const char *unit, double value,
 			 uint64_t faults, uint64_t touched)
 {
 	printf("RESULT scenario=%s variant=%s threads=%d metric=%s unit=%s value=%.2f faults=%llu touched=%llu\n",
-	       scenario_names[cfg.scenario], variant_names[cfg.variant],
+	       scenario_names[cfg.scenario], cfg.variant_name,
 	       cfg.threads, metric, unit, value, (unsigned long long)faults,
 	       (unsigned long long)touched);
 }
@@ -803,7 +891,7 @@ static void report_diag(struct worker *w, struct writer *wr, uint64_t faults)
 		nivcsw += w[i].nivcsw;
 	}
 	printf("DIAG scenario=%s variant=%s threads=%d sleeps_per_kfault=%.3f preempts_per_kfault=%.3f",
-	       scenario_names[cfg.scenario], variant_names[cfg.variant],
+	       scenario_names[cfg.scenario], cfg.variant_name,
 	       cfg.threads, 1000.0 * nvcsw / faults, 1000.0 * nivcsw / faults);
 	if (has_writer() && wr->elapsed > 0 && wr->ops) {
 		printf(" writer_pages=%ld wcalls_per_sec=%.1f wcall_us=%.1f wcall_max_us=%.1f wcall_pct=%.2f wsleeps_per_op=%.3f",
@@ -832,7 +920,7 @@ static int report(struct worker *w, struct writer *wr, double warmup)
 		wrate = (double)wr->ops / wr->elapsed;
 
 	printf("# %s variant=%s threads=%d pages=%ld writer_pages=%ld seconds=%.2f warmup=%.2f: %llu faults counted by the kernel for %llu pages touched\n",
-	       scenario_names[cfg.scenario], variant_names[cfg.variant],
+	       scenario_names[cfg.scenario], cfg.variant_name,
 	       cfg.threads, cfg.pages, has_writer() ? cfg.writer_pages : 0,
 	       cfg.seconds, warmup,
 	       (unsigned long long)faults, (unsigned long long)touched);
@@ -848,6 +936,9 @@ static int report(struct worker *w, struct writer *wr, double warmup)
 		return report_latency(w, faults, touched) ? 1 : 0;
 
 	printf("# %.0f faults/s", rate);
+	if (cfg.scenario == SC_CHURN)
+		printf(" (%.0f mappings/s of %ld pages)", rate / cfg.pages,
+		       cfg.pages);
 	if (has_writer())
 		printf(", writer %s %.0f ops/s", variant_names[cfg.variant], wrate);
 	printf("\n");
@@ -951,7 +1042,8 @@ int main(int argc, char **argv)
 		perror("calloc");
 		return 1;
 	}
-	if (!map_fault_regions(w, &base, &base_len))
+	if (cfg.scenario == SC_CHURN ? !map_extra_vmas(&base, &base_len) :
+	    !map_fault_regions(w, &base, &base_len))
 		goto out;
 	if (cfg.latency && alloc_samples(w))
 		goto out;
