@@ -14,7 +14,7 @@
 #   make clean     remove the clone's outputs (not the cache)
 #
 # VM options: CPUS=2 MEMORY=2G TIMEOUT=1800 KVM=auto|on|off
-# Bench options: R=12 (repetitions) SECONDS_PER_RUN=1
+# Bench options: R=12 (repetitions) SECONDS_PER_RUN=1 ONLY="churn ..." (scenarios)
 
 FLAVOUR ?= debug
 S := scripts

@@ -9,10 +9,29 @@
 //! reader never walks freed nodes. The values are raw pointers that the tree neither owns nor
 //! dereferences.
 //!
+//! Beside it, under the same lock, a plain tree maps each stored pointer to a number (the
+//! *owner record*): writers use it to find a pointer's range without walking every range.
+//!
 //! C header: [`include/linux/maple_tree.h`](srctree/include/linux/maple_tree.h)
 
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{ffi::c_void, marker::PhantomData, ptr::NonNull};
 use kernel::{bindings, error::to_result, prelude::*, types::Opaque};
+
+extern "C" {
+    // shim/maple_shim.c
+    fn vmashadow_mt_init_locked_by(mt: *mut bindings::maple_tree, owner: *mut bindings::maple_tree);
+}
+
+/// `xa_mk_value()`: a number as a tree entry (odd, so never NULL, a pointer or an internal
+/// entry). `v` must be below `2^63`.
+fn mk_value(v: usize) -> *mut c_void {
+    ((v << 1) | 1) as *mut c_void
+}
+
+/// `xa_to_value()`, for entries made by [`mk_value`].
+fn to_value(entry: *mut c_void) -> usize {
+    entry as usize >> 1
+}
 
 /// Evidence that the current context is inside an RCU read-side critical section.
 ///
@@ -38,16 +57,20 @@ impl RcuSection {
     }
 }
 
-/// A maple tree in RCU mode mapping ranges of `usize` to `NonNull<T>`.
+/// A maple tree in RCU mode mapping ranges of `usize` to `NonNull<T>`, plus owner records.
 ///
 /// # Invariants
 ///
 /// `tree` is an initialized maple tree with `MT_FLAGS_USE_RCU` and its internal spinlock; it
-/// stores only pointers to `T` (or nothing).
+/// stores only pointers to `T` (or nothing). `owners` is an initialized plain maple tree whose
+/// external lock is `tree`'s spinlock; it stores only [`mk_value`] entries, at single indexes
+/// that are pointer values.
 #[pin_data(PinnedDrop)]
 pub(crate) struct RcuMapleTree<T> {
     #[pin]
     tree: Opaque<bindings::maple_tree>,
+    #[pin]
+    owners: Opaque<bindings::maple_tree>,
     _p: PhantomData<*mut T>,
 }
 
@@ -60,7 +83,7 @@ unsafe impl<T> Sync for RcuMapleTree<T> {}
 impl<T> RcuMapleTree<T> {
     /// Creates an empty tree.
     pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
+        pin_init!(&this in Self {
             // SAFETY: `slot` is valid for writes and pinned; the tree is destroyed in drop
             // before the memory goes away.
             //
@@ -74,6 +97,11 @@ impl<T> RcuMapleTree<T> {
                     slot,
                     bindings::MT_FLAGS_USE_RCU | bindings::MT_FLAGS_ALLOC_RANGE,
                 )
+            }),
+            // SAFETY: `slot` is valid for writes and pinned; `tree`, initialized just above, is
+            // pinned in the same allocation and outlives it. Not RCU: no lockless reader.
+            owners <- Opaque::ffi_init(move |slot| unsafe {
+                vmashadow_mt_init_locked_by(slot, Opaque::cast_into(&raw const (*this.as_ptr()).tree))
             }),
             _p: PhantomData,
         })
@@ -109,9 +137,9 @@ impl<T> RcuMapleTree<T> {
 #[pinned_drop]
 impl<T> PinnedDrop for RcuMapleTree<T> {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: The tree is initialized and not used after this; it owns no values, and
-        // `mtree_destroy()` frees RCU-mode nodes after a grace period.
-        unsafe { bindings::mtree_destroy(self.tree.get()) };
+        // Both trees, under the lock; RCU-mode nodes are freed after a grace period. Neither
+        // owns what it stores.
+        self.lock().clear();
     }
 }
 
@@ -132,8 +160,12 @@ impl<T> Drop for RcuMapleGuard<'_, T> {
 
 impl<T> RcuMapleGuard<'_, T> {
     fn state(&self, first: usize, last: usize) -> bindings::ma_state {
+        Self::state_of(self.0.tree.get(), first, last)
+    }
+
+    fn state_of(tree: *mut bindings::maple_tree, first: usize, last: usize) -> bindings::ma_state {
         bindings::ma_state {
-            tree: self.0.tree.get(),
+            tree,
             index: first,
             last,
             node: core::ptr::null_mut(),
@@ -155,25 +187,6 @@ impl<T> RcuMapleGuard<'_, T> {
         NonNull::new(entry.cast()).map(|p| (mas.index, mas.last, p))
     }
 
-    /// Calls `f` with the range and value of every entry, in order, in one walk of the tree.
-    ///
-    /// [`Self::find`] from each entry's end would walk down from the root once per entry.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(usize, usize, NonNull<T>)) {
-        let mut mas = self.state(0, 0);
-        loop {
-            // SAFETY: `mas` refers to this tree, whose lock we hold, so the tree cannot change
-            // between calls and `mas_find()` resumes after the entry it returned last.
-            let entry = unsafe { bindings::mas_find(&mut mas, usize::MAX) };
-            let Some(p) = NonNull::new(entry.cast()) else {
-                return;
-            };
-            f(mas.index, mas.last, p);
-            if mas.last == usize::MAX {
-                return;
-            }
-        }
-    }
-
     /// Stores `value` (or nothing) over `[first, last]`, replacing whatever was there.
     ///
     /// Never sleeps: in RCU mode even an erase may need new nodes, and they are allocated with
@@ -193,10 +206,46 @@ impl<T> RcuMapleGuard<'_, T> {
         })
     }
 
-    /// Removes every entry. Needs no allocation, so it cannot fail.
+    /// Removes every entry and every owner record. Needs no allocation, so it cannot fail.
     pub(crate) fn clear(&mut self) {
-        // SAFETY: We hold the lock; in RCU mode the nodes are freed after a grace period, so
-        // concurrent readers see either the old tree or an empty one.
-        unsafe { bindings::__mt_destroy(self.0.tree.get()) };
+        // SAFETY: We hold the lock of both trees. In RCU mode the nodes are freed after a grace
+        // period, so concurrent readers see either the old tree or an empty one; the owner
+        // records have no lockless readers.
+        unsafe {
+            bindings::__mt_destroy(self.0.tree.get());
+            bindings::__mt_destroy(self.0.owners.get());
+        }
+    }
+
+    /// The number recorded for `p` by [`Self::set_owner`], if any.
+    pub(crate) fn owner(&self, p: NonNull<T>) -> Option<usize> {
+        // SAFETY: `owners` is initialized and we hold its (external) lock.
+        let entry = unsafe { bindings::mtree_load(self.0.owners.get(), p.as_ptr() as usize) };
+        (!entry.is_null()).then(|| to_value(entry))
+    }
+
+    /// Records `v` (below `2^63`) for `p`. Can fail with `ENOMEM` (`GFP_NOWAIT`).
+    pub(crate) fn set_owner(&mut self, p: NonNull<T>, v: usize) -> Result {
+        self.store_owner(p, mk_value(v))
+    }
+
+    /// Drops the record of `p`. Can fail with `ENOMEM` (`GFP_NOWAIT`): the tree may need a node
+    /// to rebalance.
+    pub(crate) fn clear_owner(&mut self, p: NonNull<T>) -> Result {
+        self.store_owner(p, core::ptr::null_mut())
+    }
+
+    fn store_owner(&mut self, p: NonNull<T>, entry: *mut c_void) -> Result {
+        let key = p.as_ptr() as usize;
+        let mut mas = Self::state_of(self.0.owners.get(), key, key);
+        // SAFETY: `mas` refers to `owners`, whose lock we hold; the entry is a value entry or
+        // NULL. `mas_store_gfp()` frees what it preallocated before returning.
+        to_result(unsafe {
+            bindings::mas_store_gfp(
+                &mut mas,
+                entry,
+                bindings::GFP_NOWAIT | bindings::__GFP_NOWARN,
+            )
+        })
     }
 }

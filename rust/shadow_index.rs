@@ -11,7 +11,11 @@
 //!
 //! It must still never hand out a pointer to a VMA that may have been freed past its RCU
 //! grace period: the core calls [`ShadowIndex::forget`] before a VMA is freed, and that
-//! removes every range that points at it.
+//! removes the range that points at it. A VMA has at most one range here, and its owner record
+//! says where that range starts: the VMA's own `vm_start` would not do, since a VMA can move
+//! or change size in place (split, merge, `mremap()`) after it was stored, so its stored range
+//! may lie anywhere by the time it is freed. The alternative, walking every range on every
+//! free, made unmapping cost O(ranges).
 
 use crate::rcu_maple::{RcuMapleGuard, RcuMapleTree, RcuSection};
 use core::ptr::NonNull;
@@ -42,7 +46,10 @@ pub(crate) enum Fill {
 ///
 /// # Invariants
 ///
-/// `entries` is the number of ranges in `tree`; it changes only under the tree's lock.
+/// `entries` is the number of ranges in `tree`; it changes only under the tree's lock. Every
+/// range in `tree` that points at a VMA starts at that VMA's owner record. (A record can
+/// outlive its range, which a fill may remove as stale: such a record names a start where the
+/// VMA is not, is harmless, and goes when the VMA is freed.)
 #[pin_data]
 pub(crate) struct ShadowIndex<T = bindings::vm_area_struct> {
     #[pin]
@@ -79,8 +86,9 @@ impl<T> ShadowIndex<T> {
     }
 
     /// Learns that `[start, end)` is `vma`. The caller holds `vma` locked, so the range is true
-    /// now; any stored range that overlaps it is stale and is removed whole. An index already
-    /// holding `cap` ranges is emptied first.
+    /// now: the range the VMA had before, if it moved, and any stored range that overlaps
+    /// `[start, end)` are stale and are removed whole. An index already holding `cap` ranges is
+    /// emptied first.
     pub(crate) fn fill(&self, start: usize, end: usize, vma: NonNull<T>, cap: usize) -> Fill {
         if start >= end {
             return Fill::Present;
@@ -88,40 +96,58 @@ impl<T> ShadowIndex<T> {
         let last = end - 1;
         let mut tree = self.tree.lock();
         let mut entries = self.entries.load(Relaxed);
+        let mut stale = 0;
+
+        if let Some(old) = tree.owner(vma) {
+            match tree.find(old, old) {
+                Some((first, l, p)) if p == vma && first == old => {
+                    if first == start && l == last {
+                        return Fill::Present;
+                    }
+                    if tree.store(first, l, None).is_err() {
+                        return Fill::NoMem {
+                            pruned: self.empty(&mut tree, entries),
+                        };
+                    }
+                    entries = entries.saturating_sub(1);
+                    stale += 1;
+                }
+                _ => {}
+            }
+        }
 
         // The stale ranges overlapping [start, last] are disjoint from each other, so they and
         // the gaps between them exactly tile [lo, hi].
-        let (mut lo, mut hi, mut stale) = (start, last, 0);
+        let (mut lo, mut hi, mut overlapping) = (start, last, 0);
         let mut at = start;
-        while let Some((first, l, p)) = tree.find(at, last) {
-            if first == start && l == last && p == vma {
-                return Fill::Present;
-            }
+        while let Some((first, l, _)) = tree.find(at, last) {
             lo = lo.min(first);
             hi = hi.max(l);
-            stale += 1;
+            overlapping += 1;
             match l.checked_add(1) {
                 Some(next) if next <= last => at = next,
                 _ => break,
             }
         }
-
-        let mut overflow = false;
-        if stale > 0 {
+        if overlapping > 0 {
             if tree.store(lo, hi, None).is_err() {
                 return Fill::NoMem {
-                    pruned: self.empty(&mut tree, entries),
+                    pruned: self.empty(&mut tree, entries) + stale,
                 };
             }
-            entries = entries.saturating_sub(stale);
+            entries = entries.saturating_sub(overlapping);
+            stale += overlapping;
         }
+
+        let mut overflow = false;
         if entries >= cap {
             tree.clear();
             stale += entries;
             entries = 0;
             overflow = true;
         }
-        if tree.store(start, last, Some(vma)).is_err() {
+        // The record first: a range must never point at a VMA whose record is elsewhere.
+        if tree.set_owner(vma, start).is_err() || tree.store(start, last, Some(vma)).is_err() {
             // The tree may be half-updated: start over from nothing rather than keep a range
             // we cannot vouch for.
             return Fill::NoMem {
@@ -137,45 +163,33 @@ impl<T> ShadowIndex<T> {
         }
     }
 
-    /// Removes every range pointing at `vma`, which is about to be freed. Returns how many.
+    /// Removes the range pointing at `vma`, which is about to be freed. Returns how many (0 or
+    /// 1).
     ///
-    /// Runs for every VMA freed in an mm with an index, so it looks for `vma` in one walk of
-    /// the tree (a VMA has one range in the index, rarely more) and only then removes what it
-    /// found, since a store invalidates the walk.
+    /// Runs for every VMA freed in an mm with an index: one lookup of the owner record, and for
+    /// a VMA that was never stored nothing more.
     pub(crate) fn forget(&self, vma: NonNull<T>) -> usize {
-        const BATCH: usize = 4;
         let mut tree = self.tree.lock();
-        let mut entries = self.entries.load(Relaxed);
+        let Some(first) = tree.owner(vma) else {
+            return 0;
+        };
+        let entries = self.entries.load(Relaxed);
         let mut removed = 0;
-        loop {
-            let mut found = [(0, 0); BATCH];
-            let (mut n, mut more) = (0, false);
-            tree.for_each(|first, last, p| {
-                if p != vma {
-                    return;
-                }
-                if n < BATCH {
-                    found[n] = (first, last);
-                    n += 1;
-                } else {
-                    more = true;
-                }
-            });
-            for &(first, last) in &found[..n] {
-                if tree.store(first, last, None).is_err() {
+        if let Some((f, l, p)) = tree.find(first, first) {
+            if p == vma {
+                if tree.store(f, l, None).is_err() {
                     // Cannot remove it: remove everything instead. The index must never keep
                     // a pointer to a VMA past its free.
                     return self.empty(&mut tree, entries);
                 }
-                entries = entries.saturating_sub(1);
-                removed += 1;
-            }
-            if !more {
-                break;
+                removed = 1;
             }
         }
+        // Without memory to rebalance, the record stays: harmless, since no range points at this
+        // address any more, so a VMA allocated here later finds no range of its own at `first`.
+        let _ = tree.clear_owner(vma);
         // INVARIANT: Updated under the tree lock.
-        self.entries.store(entries, Relaxed);
+        self.entries.store(entries - removed, Relaxed);
         removed
     }
 
@@ -269,13 +283,19 @@ mod tests {
     }
 
     #[test]
-    fn forget_removes_every_range_of_a_vma() -> Result {
+    fn a_vma_that_moved_keeps_one_range() -> Result {
         let idx = index()?;
         idx.fill(0x10000, 0x20000, fake(1), 16);
         idx.fill(0x30000, 0x40000, fake(2), 16);
-        idx.fill(0x50000, 0x60000, fake(1), 16);
-        assert_eq!(idx.forget(fake(1)), 2);
+        // VMA 1 moved in place (split, merge, mremap) to a range away from its old one.
+        assert_eq!(
+            idx.fill(0x50000, 0x60000, fake(1), 16),
+            Fill::Stored { pruned: 1 }
+        );
         assert_eq!(at(&idx, 0x10000), None);
+        assert_eq!(at(&idx, 0x50000), Some(fake(1)));
+        assert_eq!(idx.entries(), 2);
+        assert_eq!(idx.forget(fake(1)), 1);
         assert_eq!(at(&idx, 0x50000), None);
         assert_eq!(at(&idx, 0x30000), Some(fake(2)));
         assert_eq!(idx.entries(), 1);
@@ -285,22 +305,48 @@ mod tests {
     }
 
     #[test]
-    fn forget_more_ranges_than_a_batch() -> Result {
+    fn forget_after_prune_and_address_reuse() -> Result {
         let idx = index()?;
-        for i in 0..11 {
-            let start = 0x100000 + i * 0x10000;
-            // Every other range is VMA 1's: 6 of them, more than one batch.
-            let vma = if i % 2 == 0 { fake(1) } else { fake(2 + i) };
-            idx.fill(start, start + 0x1000, vma, 64);
-        }
-        assert_eq!(idx.entries(), 11);
-        assert_eq!(idx.forget(fake(1)), 6);
-        assert_eq!(idx.entries(), 5);
-        for i in 0..11 {
-            let want = if i % 2 == 0 { None } else { Some(fake(2 + i)) };
-            assert_eq!(at(&idx, 0x100000 + i * 0x10000), want);
-        }
+        idx.fill(0x10000, 0x20000, fake(1), 16);
+        // VMA 2 now covers that range: VMA 1's range goes, its record stays.
+        assert_eq!(
+            idx.fill(0x10000, 0x20000, fake(2), 16),
+            Fill::Stored { pruned: 1 }
+        );
+        // Freeing VMA 1 must not take VMA 2's range with it.
         assert_eq!(idx.forget(fake(1)), 0);
+        assert_eq!(at(&idx, 0x10000), Some(fake(2)));
+        // A new VMA at VMA 1's address, elsewhere.
+        assert_eq!(
+            idx.fill(0x40000, 0x41000, fake(1), 16),
+            Fill::Stored { pruned: 0 }
+        );
+        assert_eq!(idx.forget(fake(1)), 1);
+        assert_eq!(idx.forget(fake(2)), 1);
+        assert_eq!(idx.entries(), 0);
+        assert_eq!(at(&idx, 0x10000), None);
+        Ok(())
+    }
+
+    #[test]
+    fn many_ranges_forgotten_one_by_one() -> Result {
+        let idx = index()?;
+        // Enough ranges (and owner records) for several levels of both trees.
+        let n = 600;
+        for i in 0..n {
+            let start = 0x100000 + i * 0x2000;
+            assert_eq!(
+                idx.fill(start, start + 0x1000, fake(i + 1), 1024),
+                Fill::Stored { pruned: 0 }
+            );
+        }
+        assert_eq!(idx.entries(), n);
+        // Every other one, then the rest: the trees shrink from the middle.
+        for i in Iterator::chain((0..n).step_by(2), (1..n).step_by(2)) {
+            assert_eq!(idx.forget(fake(i + 1)), 1);
+            assert_eq!(at(&idx, 0x100000 + i * 0x2000), None);
+        }
+        assert_eq!(idx.entries(), 0);
         Ok(())
     }
 
