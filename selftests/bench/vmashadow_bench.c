@@ -427,10 +427,17 @@ static char *map_fault_regions(struct worker *w, char **base, size_t *len)
 	for (int i = 0; i < cfg.threads; i++)
 		w[i].region = p + (1 + i * (cfg.pages + gap)) * page_size;
 
-	/* scale: one VMA; the others: one VMA per thread. */
+	/* scale: one VMA; churn: one hole per thread; the others: one VMA each. */
 	for (int i = 0; i < (one_vma ? 1 : cfg.threads); i++) {
 		size_t rlen = (one_vma ? cfg.threads : 1) * cfg.pages * page_size;
 
+		if (cfg.scenario == SC_CHURN) {
+			if (munmap(w[i].region, rlen)) {
+				perror("munmap(churn hole)");
+				return NULL;
+			}
+			continue;
+		}
 		if (mprotect(w[i].region, rlen, PROT_READ | PROT_WRITE)) {
 			perror("mprotect(fault region)");
 			return NULL;
@@ -581,18 +588,23 @@ static int read_pages(struct worker *w)
 }
 
 /*
- * churn: a fresh mapping, every page written, unmapped. The kernel places
- * it; it may merge with a neighbour, in every mode alike.
+ * churn: a fresh mapping, every page written, unmapped. Always in the
+ * thread's own hole between two PROT_NONE pages, so it never merges with a
+ * neighbour and every run does the same work.
  */
 static int churn_pages(struct worker *w)
 {
 	size_t len = cfg.pages * page_size;
 	char *p;
 
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
+	p = mmap(w->region, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p == MAP_FAILED)
 		return fail(&w->err, &w->errnum, "churn: mmap");
+	if (p != w->region) {
+		errno = EEXIST;	/* a kernel that ignored the hint */
+		return fail(&w->err, &w->errnum, "churn: mmap placed elsewhere");
+	}
 	for (long i = 0; i < cfg.pages; i++)
 		((volatile char *)p)[i * page_size] = 1;
 	if (munmap(p, len))
@@ -1027,8 +1039,8 @@ int main(int argc, char **argv)
 {
 	struct writer wr = { 0 };
 	struct worker *w;
-	char *base = NULL;
-	size_t base_len = 0;
+	char *base = NULL, *extra = NULL;
+	size_t base_len = 0, extra_len = 0;
 	int ret = 1;
 
 	parse_args(argc, argv);
@@ -1042,8 +1054,9 @@ int main(int argc, char **argv)
 		perror("calloc");
 		return 1;
 	}
-	if (cfg.scenario == SC_CHURN ? !map_extra_vmas(&base, &base_len) :
-	    !map_fault_regions(w, &base, &base_len))
+	if (!map_fault_regions(w, &base, &base_len))
+		goto out;
+	if (cfg.vmas && !map_extra_vmas(&extra, &extra_len))
 		goto out;
 	if (cfg.latency && alloc_samples(w))
 		goto out;
@@ -1071,6 +1084,10 @@ out:
 		free(w[i].samples);
 	if (base && munmap(base, base_len)) {
 		perror("munmap(reservation)");
+		ret = 1;
+	}
+	if (extra && munmap(extra, extra_len)) {
+		perror("munmap(extra VMAs)");
 		ret = 1;
 	}
 	free(w);
