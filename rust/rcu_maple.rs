@@ -87,16 +87,11 @@ impl<T> RcuMapleTree<T> {
             // SAFETY: `slot` is valid for writes and pinned; the tree is destroyed in drop
             // before the memory goes away.
             //
-            // `MT_FLAGS_ALLOC_RANGE` as in `mm->mm_mt`: the gap tracking is not needed, but with
-            // plain range nodes in RCU mode the 7.3 tree double-frees a node under insert/erase
-            // churn (KASAN: double-free in mt_free_walk(), node allocated by a store and freed
-            // by `kfree_rcu()` first; `race_test` index.many_vmas_churn runs that workload). The
-            // allocation-range node types are the ones the VMA tree exercises all day.
+            // Plain range nodes: no gap tracking is needed. (Freeing such a tree in RCU mode
+            // corrupted a node pointer when the freed top node was full; kernel patch 0001 fixes
+            // that, KUnit `full_top_node_freed_whole` and `make test`'s userland test cover it.)
             tree <- Opaque::ffi_init(|slot| unsafe {
-                bindings::mt_init_flags(
-                    slot,
-                    bindings::MT_FLAGS_USE_RCU | bindings::MT_FLAGS_ALLOC_RANGE,
-                )
+                bindings::mt_init_flags(slot, bindings::MT_FLAGS_USE_RCU)
             }),
             // SAFETY: `slot` is valid for writes and pinned; `tree`, initialized just above, is
             // pinned in the same allocation and outlives it. Not RCU: no lockless reader.

@@ -30,6 +30,8 @@ ln -sfn "$(basename "$res")" "$latest"
 	log "splat checker self-test FAILED (see $res/host-tap.log)"
 step "tools/testing/vma" "$VMS_TOP/scripts/test-vma-userland.sh" >"$res/vma-tap.log" ||
 	log "tools/testing/vma FAILED (see $res/vma-tap.log)"
+step "maple tree fix (userland)" "$VMS_TOP/scripts/test-maple-userland.sh" >"$res/maple-tap.log" ||
+	log "maple tree regression test FAILED (see $res/maple-tap.log)"
 
 # shellcheck disable=SC2086
 # vng's own exit status is not the guest's (it is 255 when the script's
@@ -81,7 +83,7 @@ guest_verdict "$res" || fail=1
 		echo "ok 2 guest kernel log free of splats"
 } >"$res/run-tap.log"
 touch "$res/tap.log" "$res/kunit.log"
-taps=("$res/host-tap.log" "$res/vma-tap.log" "$res/run-tap.log" "$res/kunit.log" "$res/tap.log")
+taps=("$res/host-tap.log" "$res/vma-tap.log" "$res/maple-tap.log" "$res/run-tap.log" "$res/kunit.log" "$res/tap.log")
 [ -f "$res/crash-run-tap.log" ] && taps+=("$res/crash-run-tap.log" "$res/crash-tap.log")
 {
 	echo "vmashadow make test, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
