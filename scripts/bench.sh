@@ -69,7 +69,9 @@ host_load() {
 			awk -v t="$t" -v pt="$prev_t" -v b="$busy" -v pb="$prev_busy" \
 				-v o="$ours" -v po="$prev_ours" -v hz="$hz" 'BEGIN {
 				dt = (t - pt) * hz
-				if (dt <= 0) exit
+				# No interval, or the guest QEMU just exited (its CPU
+				# time is gone from the sum): no sample.
+				if (dt <= 0 || o < po) exit
 				other = (b - pb - (o - po)) / dt
 				printf "%.1f %.2f %.2f\n", t, other < 0 ? 0 : other, (o - po) / dt
 			}' >>"$out"
