@@ -189,7 +189,7 @@ impl<T> ShadowIndex<T> {
         // address any more, so a VMA allocated here later finds no range of its own at `first`.
         let _ = tree.clear_owner(vma);
         // INVARIANT: Updated under the tree lock.
-        self.entries.store(entries - removed, Relaxed);
+        self.entries.store(entries.saturating_sub(removed), Relaxed);
         removed
     }
 
