@@ -56,8 +56,7 @@ if [ ! -f "$src/.patched" ]; then
 	mkdir -p "$(dirname "$src")"
 	log "copying pristine tree to $src"
 	cp -a --reflink=auto "$pristine/linux" "$src.tmp"
-	for p in "$VMS_TOP"/kernel/patches/*.patch; do
-		[ -e "$p" ] || continue
+	for p in $(series_patches); do
 		log "applying $(basename "$p")"
 		patch -d "$src.tmp" -p1 --quiet --forward <"$p" ||
 			die "$(basename "$p") does not apply to $KVER_PKG $KVER_DEB_VERSION"

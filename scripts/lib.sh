@@ -96,11 +96,22 @@ toolchain_id() {
 	} 2>/dev/null
 }
 
+# The series' patches in order: every kernel/patches/*.patch but the cover
+# letter (0000-*), which has no diff.
+series_patches() {
+	local p
+	for p in "$VMS_TOP"/kernel/patches/*.patch; do
+		[ -e "$p" ] || continue
+		case "$(basename "$p")" in 0000-*) continue ;; esac
+		echo "$p"
+	done
+}
+
 # Source tree: pristine unpack + patches, keyed by the patch series.
 src_key() {
 	{
 		echo "$KVER_PKG $KVER_DEB_VERSION"
-		cat "$VMS_TOP"/kernel/patches/*.patch 2>/dev/null || true
+		series_patches | xargs -r cat
 	} | sha256sum | cut -c1-16
 }
 
