@@ -5,7 +5,8 @@
 //! ```text
 //! mode           rw  stock | mmap | pervma | shadow
 //! kernel_faults  rw  0 | 1: pervma and shadow also serve kernel-mode uaccess faults
-//! index_cap      rw  1..65536: ranges per mm index before it is emptied
+//! index_cap      rw  1..1048576: ranges per mm index before fills evict (round-robin)
+//! admit_ms       rw  0..10000: how long a VMA keeps missing before it is indexed (0: at once)
 //! stats          r   the state, then one row per event with a column per mode
 //! reset          w   1: zero the statistics
 //! ```
@@ -54,8 +55,7 @@ fn mode_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 fn mode_store(_: &(), r: &mut UserSliceReader) -> Result {
     let mut buf = [0; 32];
-    mode::set(Mode::parse(token(r, &mut buf)?)?);
-    Ok(())
+    hook::set_mode(Mode::parse(token(r, &mut buf)?)?)
 }
 
 fn kernel_faults_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -78,12 +78,23 @@ fn index_cap_store(_: &(), r: &mut UserSliceReader) -> Result {
     hook::set_index_cap(cap)
 }
 
+fn admit_ms_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", hook::admit_ms())
+}
+
+fn admit_ms_store(_: &(), r: &mut UserSliceReader) -> Result {
+    let mut buf = [0; 32];
+    let ms = token(r, &mut buf)?.parse::<u32>().map_err(|_| EINVAL)?;
+    hook::set_admit_ms(ms)
+}
+
 fn stats_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let (indexes, entries) = hook::census();
     let (hits, misses) = vmstat::hits_misses().map_err(|_| fmt::Error)?;
     writeln!(f, "mode {}", mode::current().name())?;
     writeln!(f, "kernel_faults {}", u8::from(mode::kernel_faults()))?;
     writeln!(f, "index_cap {}", hook::index_cap())?;
+    writeln!(f, "admit_ms {}", hook::admit_ms())?;
     writeln!(f, "indexes {indexes}")?;
     writeln!(f, "entries {entries}")?;
     writeln!(f, "hits {hits}")?;
@@ -123,6 +134,8 @@ pub(crate) struct Control {
     #[pin]
     index_cap: File<()>,
     #[pin]
+    admit_ms: File<()>,
+    #[pin]
     stats: File<()>,
     #[pin]
     reset: File<()>,
@@ -146,6 +159,12 @@ impl Control {
                 (),
                 &index_cap_show,
                 &index_cap_store,
+            ),
+            admit_ms <- dir.read_write_callback_file(
+                c"admit_ms",
+                (),
+                &admit_ms_show,
+                &admit_ms_store,
             ),
             stats <- dir.read_callback_file(c"stats", (), &stats_show),
             reset <- dir.write_callback_file(c"reset", (), &reset_store),

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The fault path's side: the callbacks the core's fault VMA lookup hook calls, the per-mm
-//! index each mm keeps in `mm->fault_vma_data`, and the registration.
+//! index each mm keeps in `mm->fault_vma_data`, the registration and the knobs that steer them.
 //!
 //! Lifetimes, in one place:
 //! - An index is created only by [`fill`], for the faulting task's own mm (so the mm has
@@ -10,13 +10,21 @@
 //! - It is retired (emptied, then freed after a grace period, so lockless readers never see
 //!   freed memory) either by [`release`] when its mm exits, or by [`drain`] when the module
 //!   unloads. Both unpublish it under the registry lock, so exactly one of them retires it, and
-//!   an index still in the registry proves its mm has not finished exiting.
-//! - Every callback runs under the core's `rcu_read_lock()`; unregistering waits for them.
+//!   an index still in the registry proves its mm has not finished exiting. Both are O(1) per
+//!   index under the lock; the retiring (which may free thousands of nodes) runs outside it.
+//! - Every callback runs under the core's `rcu_read_lock()`. Unregistering stops [`lookup`]
+//!   and [`fill`], waits for a grace period, calls [`drain`] while [`forget`] and [`release`]
+//!   still run, and only then stops those.
+//!
+//! Locking, outer to inner: the core's mmap_lock or VMA lock (around [`fill`] and [`forget`]),
+//! then either [`REGISTRY`] (create, release, drain, census) or one index's tree lock (fill,
+//! forget, retire); never both. [`SWITCH`] (mode switches, which patch code) is taken alone,
+//! in process context.
 
 use crate::{
     mode::{self, Mode},
     rcu_maple::RcuSection,
-    shadow_index::{Fill, ShadowIndex},
+    shadow_index::{Admission, Fill, ShadowIndex},
     stats::{self, Event},
 };
 use core::ptr::NonNull;
@@ -37,11 +45,15 @@ use kernel::{
 type Vma = bindings::vm_area_struct;
 type Index = ShadowIndex<Vma>;
 
-/// Ranges one index may hold before it is emptied and starts over.
-static INDEX_CAP: Atomic<usize> = Atomic::new(512);
+/// Ranges one index may hold before it evicts: the default `vm.max_map_count` (65530),
+/// rounded up, so that by default a process's index never evicts. Index memory is charged to
+/// the process's memory cgroup.
+pub(crate) const INDEX_CAP_DEFAULT: usize = 65536;
 
 /// The largest `index_cap` accepted.
-pub(crate) const INDEX_CAP_MAX: usize = 65536;
+pub(crate) const INDEX_CAP_MAX: usize = 1 << 20;
+
+static INDEX_CAP: Atomic<usize> = Atomic::new(INDEX_CAP_DEFAULT);
 
 /// Sets the per-mm cap (1..=[`INDEX_CAP_MAX`]); applies from the next fill.
 pub(crate) fn set_index_cap(cap: usize) -> Result {
@@ -57,6 +69,49 @@ pub(crate) fn index_cap() -> usize {
     INDEX_CAP.load(Relaxed)
 }
 
+/// How long a VMA must keep missing before it is indexed, by default: longer than a burst of
+/// faults on a short-lived mapping, shorter than anything a steady workload would notice.
+pub(crate) const ADMIT_MS_DEFAULT: u32 = 10;
+
+/// The largest `admit_ms` accepted.
+pub(crate) const ADMIT_MS_MAX: u32 = 10_000;
+
+static ADMIT_MS: Atomic<u32> = Atomic::new(ADMIT_MS_DEFAULT);
+static ADMIT_TICKS: Atomic<u32> = Atomic::new(0);
+
+/// Sets the admission delay (0..=[`ADMIT_MS_MAX`] ms, 0: index a VMA at its first miss).
+pub(crate) fn set_admit_ms(ms: u32) -> Result {
+    if ms > ADMIT_MS_MAX {
+        return Err(EINVAL);
+    }
+    // At least one tick more than asked for when asked for anything: the first miss may come
+    // at the end of its tick.
+    let ticks = if ms == 0 {
+        0
+    } else {
+        kernel::time::msecs_to_jiffies(ms) as u32 + 1
+    };
+    ADMIT_MS.store(ms, Relaxed);
+    ADMIT_TICKS.store(ticks, Relaxed);
+    Ok(())
+}
+
+/// The admission delay in ms.
+pub(crate) fn admit_ms() -> u32 {
+    ADMIT_MS.load(Relaxed)
+}
+
+fn admission() -> Admission {
+    // SAFETY: `jiffies` is a kernel global, always readable; it is written by the timer tick,
+    // hence the volatile read.
+    let now = unsafe { core::ptr::read_volatile(&raw const bindings::jiffies) };
+    Admission {
+        // Only differences count, modulo 2^32.
+        now: now as u32,
+        after: ADMIT_TICKS.load(Relaxed),
+    }
+}
+
 /// A live index, owned by the registry.
 ///
 /// # Invariants
@@ -70,13 +125,26 @@ unsafe impl Send for Live {}
 
 global_lock! {
     // SAFETY: Initialized by `init()` before the hook is registered.
+    //
+    // Every live index, each knowing its place (`ShadowIndex::place`), so that adding and
+    // removing one are O(1) whatever the number of processes.
     unsafe(uninit) static REGISTRY: SpinLock<KVec<Live>> = KVec::new();
+}
+
+global_lock! {
+    // SAFETY: Initialized by `init()` before the hook is registered.
+    //
+    // Serializes mode switches, so that the mode and the core's fault-path key agree.
+    unsafe(uninit) static SWITCH: Mutex<()> = ();
 }
 
 /// Prepares the module-global state. Must be called once, before [`Registration::new`].
 pub(crate) fn init() {
-    // SAFETY: Called once, from module init, before anything can take the lock.
-    unsafe { REGISTRY.init() };
+    // SAFETY: Called once, from module init, before anything can take the locks.
+    unsafe {
+        REGISTRY.init();
+        SWITCH.init();
+    }
 }
 
 /// The mm's `fault_vma_data`, as an atomic pointer to our index.
@@ -134,7 +202,10 @@ unsafe fn index_or_create<'r>(
     if let Some(idx) = unsafe { index_of(mm, rcu) } {
         return Some(idx);
     }
-    let new = KBox::pin_init(Index::new(mm), GFP_NOWAIT).ok()?;
+    // Charged to the faulting task's memory cgroup, as the tree's nodes are (`__GFP_ACCOUNT`,
+    // which `kernel::alloc::flags` spells only inside `GFP_KERNEL_ACCOUNT`).
+    let account = GFP_KERNEL_ACCOUNT & !GFP_KERNEL;
+    let new = KBox::pin_init(Index::new(mm), GFP_NOWAIT | account).ok()?;
     // SAFETY: The index stays pinned: it is only ever used through this pointer until
     // `retire()`.
     let new = NonNull::from(KBox::leak(unsafe { Pin::into_inner_unchecked(new) }));
@@ -151,6 +222,8 @@ unsafe fn index_or_create<'r>(
         // SAFETY: A published index is valid under `rcu` (see `index_of`).
         return unsafe { current.as_ref() };
     }
+    // SAFETY: `new` is live and ours until published.
+    unsafe { new.as_ref() }.place.store(reg.len() - 1, Relaxed);
     // INVARIANT: Recorded in the registry and published, under the registry lock.
     slot.store(new.as_ptr(), Release);
     // SAFETY: Just published; valid under `rcu` (see `index_of`).
@@ -238,16 +311,17 @@ unsafe extern "C" fn fill(mm: *mut bindings::mm_struct, vma: *mut Vma, mmap_lock
     let Some(vma) = NonNull::new(vma) else {
         return;
     };
-    match idx.fill(start, end, vma, index_cap()) {
+    match idx.fill(start, end, vma, index_cap(), admission()) {
         Fill::Present => stats::inc(mode, Event::Present),
-        Fill::Stored { pruned } => {
+        Fill::Probation => stats::inc(mode, Event::Probation),
+        Fill::Stored { pruned, evicted } => {
             stats::inc(mode, Event::Stored);
             stats::add(mode, Event::Pruned, pruned as u64);
+            stats::add(mode, Event::Evicted, evicted as u64);
         }
-        Fill::Overflow { pruned } => {
-            stats::inc(mode, Event::Stored);
-            stats::inc(mode, Event::Overflow);
+        Fill::Full { pruned, evicted } => {
             stats::add(mode, Event::Pruned, pruned as u64);
+            stats::add(mode, Event::Evicted, evicted as u64);
         }
         Fill::NoMem { pruned } => {
             stats::inc(mode, Event::NoMem);
@@ -288,7 +362,24 @@ unsafe extern "C" fn release(mm: *mut bindings::mm_struct) {
         return;
     };
     slot.store(core::ptr::null_mut(), Release);
-    reg.retain(|l| l.0 != index);
+    // SAFETY: Published, hence in the registry and live.
+    let at = unsafe { index.as_ref() }.place.load(Relaxed);
+    // The last one takes its place.
+    if let Some(last) = reg.pop() {
+        if last.0 != index {
+            // SAFETY: In the registry, hence live.
+            unsafe { last.0.as_ref() }.place.store(at, Relaxed);
+            match reg.get_mut(at) {
+                Some(place) if place.0 == index => *place = last,
+                _ => {
+                    // The slot did not name this index: a broken invariant. Keep the other one
+                    // listed; this one is unpublished and retired below either way.
+                    kernel::warn_on!(true);
+                    let _ = reg.push(last, GFP_NOWAIT);
+                }
+            }
+        }
+    }
     drop(reg);
     // SAFETY: Unpublished and out of the registry, under the registry lock: we own it now.
     unsafe { retire(index) };
@@ -298,17 +389,24 @@ unsafe extern "C" fn release(mm: *mut bindings::mm_struct) {
 ///
 /// # Safety
 ///
-/// Called by `fault_vma_hook_unregister()` once `lookup`, `fill` and `forget` can no longer run.
+/// Called by `fault_vma_hook_unregister()` once `lookup` and `fill` can no longer run.
 unsafe extern "C" fn drain() {
-    let mut reg = REGISTRY.lock();
-    while let Some(Live(index)) = reg.pop() {
-        // SAFETY: The index is still in the registry, so `release()` has not run for its mm,
-        // which therefore is still live.
-        unsafe { slot((*index.as_ptr()).mm) }.store(core::ptr::null_mut(), Release);
-        // SAFETY: Unpublished and out of the registry, under the registry lock.
+    let live = {
+        let mut reg = REGISTRY.lock();
+        for l in reg.iter() {
+            // SAFETY: The index is still in the registry, so `release()` has not run for its
+            // mm, which therefore is still live.
+            unsafe { slot((*l.0.as_ptr()).mm) }.store(core::ptr::null_mut(), Release);
+        }
+        core::mem::take(&mut *reg)
+    };
+    // Unpublished and out of the registry under its lock: ours. `forget` may still be running
+    // on one that it found before it was unpublished; `retire` takes the tree lock and frees
+    // after a grace period.
+    for Live(index) in live {
+        // SAFETY: See above.
         unsafe { retire(index) };
     }
-    *reg = KVec::new();
 }
 
 /// The number of live indexes and the ranges they hold.
@@ -327,15 +425,37 @@ static OPS: bindings::fault_vma_hook_ops = bindings::fault_vma_hook_ops {
     drain: Some(drain),
 };
 
+/// Switches mode. In `stock` the core stops consulting the hook altogether, so faults take
+/// exactly the path they take without the module; `forget` and `release` keep the indexes
+/// consistent meanwhile.
+pub(crate) fn set_mode(mode: Mode) -> Result {
+    let _guard = SWITCH.lock();
+    let consult = mode != Mode::Stock;
+    // Consulting stops before the mode changes away from a consulting one, and starts after it
+    // changed to one: the lookup never sees `stock`.
+    if !consult {
+        // SAFETY: `OPS` is registered (a `Registration` exists while the mode can change).
+        to_result(unsafe { bindings::fault_vma_hook_enable(&OPS, false) })?;
+    }
+    mode::set(mode);
+    if consult {
+        // SAFETY: As above.
+        to_result(unsafe { bindings::fault_vma_hook_enable(&OPS, true) })?;
+    }
+    Ok(())
+}
+
 /// The hook, registered with the core for as long as this value lives.
 pub(crate) struct Registration(());
 
 impl Registration {
-    /// Registers the hook; fails with `EBUSY` if another one is registered.
-    pub(crate) fn new() -> Result<Self> {
+    /// Registers the hook in `mode`; fails with `EBUSY` if another hook is registered.
+    pub(crate) fn new(mode: Mode) -> Result<Self> {
         // SAFETY: `OPS` is static and every callback in it honours the core's contract.
         to_result(unsafe { bindings::fault_vma_hook_register(&OPS) })?;
-        Ok(Self(()))
+        let reg = Self(());
+        set_mode(mode)?;
+        Ok(reg)
     }
 }
 

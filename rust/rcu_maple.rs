@@ -14,13 +14,29 @@
 //!
 //! C header: [`include/linux/maple_tree.h`](srctree/include/linux/maple_tree.h)
 
-use core::{ffi::c_void, marker::PhantomData, ptr::NonNull};
+use core::{
+    ffi::{c_uint, c_void},
+    marker::PhantomData,
+    ptr::NonNull,
+};
 use kernel::{bindings, error::to_result, prelude::*, types::Opaque};
 
 extern "C" {
     // shim/maple_shim.c
-    fn vmashadow_mt_init_locked_by(mt: *mut bindings::maple_tree, owner: *mut bindings::maple_tree);
+    fn vmashadow_spin_lock_init(lock: *mut bindings::spinlock_t);
+    fn vmashadow_mt_init_locked_by(
+        mt: *mut bindings::maple_tree,
+        flags: c_uint,
+        lock: *mut bindings::spinlock_t,
+    );
 }
+
+/// What writers allocate with: never sleeping (they hold a spinlock, and fill runs in the
+/// fault path), silent on failure (every caller has a fallback), and charged to the memory
+/// cgroup of the task whose fault or unmap caused it.
+const GFP: bindings::gfp_t = bindings::GFP_NOWAIT
+    | bindings::__GFP_NOWARN
+    | (bindings::GFP_KERNEL_ACCOUNT & !bindings::GFP_KERNEL);
 
 /// `xa_mk_value()`: a number as a tree entry (odd, so never NULL, a pointer or an internal
 /// entry). `v` must be below `2^63`.
@@ -59,20 +75,32 @@ impl RcuSection {
 
 /// A maple tree in RCU mode mapping ranges of `usize` to `NonNull<T>`, plus owner records.
 ///
+/// Every lockless lookup reads the tree's root; every write takes the lock. The two live on
+/// cache lines of their own, so that writers (fill, forget) do not keep stealing the line that
+/// every fault in the mm reads.
+///
 /// # Invariants
 ///
-/// `tree` is an initialized maple tree with `MT_FLAGS_USE_RCU` and its internal spinlock; it
-/// stores only pointers to `T` (or nothing). `owners` is an initialized plain maple tree whose
-/// external lock is `tree`'s spinlock; it stores only [`mk_value`] entries, at single indexes
-/// that are pointer values.
+/// `lock` is an initialized spinlock. `tree` is an initialized maple tree with
+/// `MT_FLAGS_USE_RCU` whose external lock is `lock`; it stores only pointers to `T` (or
+/// nothing). `owners` is an initialized plain maple tree whose external lock is `lock` too; it
+/// stores only [`mk_value`] entries, at single indexes that are pointer values.
 #[pin_data(PinnedDrop)]
 pub(crate) struct RcuMapleTree<T> {
+    /// Read by lookups.
     #[pin]
-    tree: Opaque<bindings::maple_tree>,
+    tree: Opaque<CacheLine<bindings::maple_tree>>,
+    /// Written by writers.
+    #[pin]
+    lock: Opaque<CacheLine<bindings::spinlock_t>>,
     #[pin]
     owners: Opaque<bindings::maple_tree>,
     _p: PhantomData<*mut T>,
 }
+
+/// A value alone on its cache line(s); `repr(C)`, so a pointer to it is one to the value.
+#[repr(C, align(64))]
+struct CacheLine<T>(T);
 
 // SAFETY: The tree only stores pointers and never dereferences them; writers serialize on the
 // tree's spinlock and readers are safe against them under RCU, from any thread.
@@ -84,19 +112,31 @@ impl<T> RcuMapleTree<T> {
     /// Creates an empty tree.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(&this in Self {
-            // SAFETY: `slot` is valid for writes and pinned; the tree is destroyed in drop
-            // before the memory goes away.
+            // SAFETY: `slot` is valid for writes and pinned; nothing uses the lock before it is
+            // initialized here.
+            lock <- Opaque::ffi_init(|slot: *mut CacheLine<_>| unsafe {
+                vmashadow_spin_lock_init(slot.cast())
+            }),
+            // SAFETY: `slot` is valid for writes and pinned; `lock`, initialized just above, is
+            // pinned in the same allocation and outlives the tree, which is destroyed in drop.
             //
             // Plain range nodes: no gap tracking is needed. (Freeing such a tree in RCU mode
             // corrupted a node pointer when the freed top node was full; kernel patch 0001 fixes
             // that, KUnit `full_top_node_freed_whole` and `make test`'s userland test cover it.)
-            tree <- Opaque::ffi_init(|slot| unsafe {
-                bindings::mt_init_flags(slot, bindings::MT_FLAGS_USE_RCU)
+            tree <- Opaque::ffi_init(move |slot: *mut CacheLine<_>| unsafe {
+                vmashadow_mt_init_locked_by(
+                    slot.cast(),
+                    bindings::MT_FLAGS_USE_RCU,
+                    Opaque::cast_into(&raw const (*this.as_ptr()).lock).cast(),
+                )
             }),
-            // SAFETY: `slot` is valid for writes and pinned; `tree`, initialized just above, is
-            // pinned in the same allocation and outlives it. Not RCU: no lockless reader.
+            // SAFETY: As for `tree`. Not RCU: no lockless reader.
             owners <- Opaque::ffi_init(move |slot| unsafe {
-                vmashadow_mt_init_locked_by(slot, Opaque::cast_into(&raw const (*this.as_ptr()).tree))
+                vmashadow_mt_init_locked_by(
+                    slot,
+                    0,
+                    Opaque::cast_into(&raw const (*this.as_ptr()).lock).cast(),
+                )
             }),
             _p: PhantomData,
         })
@@ -110,7 +150,7 @@ impl<T> RcuMapleTree<T> {
     pub(crate) fn load(&self, index: usize, _rcu: &RcuSection) -> Option<NonNull<T>> {
         // SAFETY: The tree is initialized (type invariant); `mtree_load()` walks an RCU-mode tree
         // safely against concurrent writers under the RCU read lock the caller holds.
-        NonNull::new(unsafe { bindings::mtree_load(self.tree.get(), index) }.cast())
+        NonNull::new(unsafe { bindings::mtree_load(self.tree(), index) }.cast())
     }
 
     /// Takes the tree's spinlock for writing.
@@ -123,9 +163,11 @@ impl<T> RcuMapleTree<T> {
     }
 
     fn ma_lock(&self) -> *mut bindings::spinlock_t {
-        // SAFETY: This pointer offset operation stays in-bounds.
-        let lock = unsafe { &raw mut (*self.tree.get()).__bindgen_anon_1.ma_lock };
-        lock.cast()
+        self.lock.get().cast()
+    }
+
+    fn tree(&self) -> *mut bindings::maple_tree {
+        self.tree.get().cast()
     }
 }
 
@@ -155,7 +197,7 @@ impl<T> Drop for RcuMapleGuard<'_, T> {
 
 impl<T> RcuMapleGuard<'_, T> {
     fn state(&self, first: usize, last: usize) -> bindings::ma_state {
-        Self::state_of(self.0.tree.get(), first, last)
+        Self::state_of(self.0.tree(), first, last)
     }
 
     fn state_of(tree: *mut bindings::maple_tree, first: usize, last: usize) -> bindings::ma_state {
@@ -192,13 +234,7 @@ impl<T> RcuMapleGuard<'_, T> {
         // SAFETY: `mas` refers to this tree, whose lock we hold; the entry is a pointer to `T`
         // (aligned, so never mistaken for an internal entry) or NULL.
         // `mas_store_gfp()` frees what it preallocated before returning.
-        to_result(unsafe {
-            bindings::mas_store_gfp(
-                &mut mas,
-                entry,
-                bindings::GFP_NOWAIT | bindings::__GFP_NOWARN,
-            )
-        })
+        to_result(unsafe { bindings::mas_store_gfp(&mut mas, entry, GFP) })
     }
 
     /// Removes every entry and every owner record. Needs no allocation, so it cannot fail.
@@ -207,7 +243,7 @@ impl<T> RcuMapleGuard<'_, T> {
         // period, so concurrent readers see either the old tree or an empty one; the owner
         // records have no lockless readers.
         unsafe {
-            bindings::__mt_destroy(self.0.tree.get());
+            bindings::__mt_destroy(self.0.tree());
             bindings::__mt_destroy(self.0.owners.get());
         }
     }
@@ -235,12 +271,6 @@ impl<T> RcuMapleGuard<'_, T> {
         let mut mas = Self::state_of(self.0.owners.get(), key, key);
         // SAFETY: `mas` refers to `owners`, whose lock we hold; the entry is a value entry or
         // NULL. `mas_store_gfp()` frees what it preallocated before returning.
-        to_result(unsafe {
-            bindings::mas_store_gfp(
-                &mut mas,
-                entry,
-                bindings::GFP_NOWAIT | bindings::__GFP_NOWARN,
-            )
-        })
+        to_result(unsafe { bindings::mas_store_gfp(&mut mas, entry, GFP) })
     }
 }

@@ -21,6 +21,7 @@ use crate::rcu_maple::{RcuMapleGuard, RcuMapleTree, RcuSection};
 use core::ptr::NonNull;
 use kernel::{
     bindings,
+    page::PAGE_SHIFT,
     prelude::*,
     sync::atomic::{ordering::Relaxed, Atomic},
     types::Opaque,
@@ -29,14 +30,66 @@ use kernel::{
 /// What [`ShadowIndex::fill`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fill {
-    /// The range was stored; that many stale overlapping entries were removed first.
-    Stored { pruned: usize },
+    /// The range was stored; `pruned` stale overlapping entries were removed first, and
+    /// `evicted` entries were removed to stay within the cap.
+    Stored { pruned: usize, evicted: usize },
     /// The exact range already pointed at this VMA.
     Present,
-    /// The index was full: it was emptied, then the range was stored.
-    Overflow { pruned: usize },
+    /// The VMA has not proved hot yet (see [`Admission`]): it was not stored.
+    Probation,
+    /// The index is over a cap that was lowered: `evicted` ranges went (and `pruned` stale
+    /// ones), and the range was not stored.
+    Full { pruned: usize, evicted: usize },
     /// No memory for a node (`GFP_NOWAIT`): the index was emptied and the range not stored.
     NoMem { pruned: usize },
+}
+
+/// When a VMA that missed may enter the index.
+///
+/// A VMA is stored at a miss that comes at least `after` ticks after its first recorded miss;
+/// with `after == 0`, at its first miss. A VMA that lives for one burst of faults (mapped,
+/// touched, unmapped) never proves hot, so it costs the writer neither a store nor a removal;
+/// a VMA that keeps faulting is stored at its first miss `after` ticks in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Admission {
+    /// The current time, in ticks (only differences count, modulo 2^32).
+    pub(crate) now: u32,
+    /// The ticks a VMA waits between its first miss and being stored.
+    pub(crate) after: u32,
+}
+
+impl Admission {
+    /// Store at the first miss.
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) const AT_ONCE: Self = Self { now: 0, after: 0 };
+}
+
+/// An owner record: what the index knows of a VMA, keyed by its address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Record {
+    /// Its range starts here (or did: a fill or an eviction may have removed it since).
+    Indexed(usize),
+    /// It first missed at this time and is not stored yet.
+    Probation(u32),
+}
+
+impl Record {
+    /// A number below `2^62` (so that the tree's value encoding keeps every bit): starts are page
+    /// aligned, so their low bits are free for the tag.
+    fn encode(self) -> usize {
+        match self {
+            Record::Indexed(start) => ((start >> PAGE_SHIFT) << 1) | 1,
+            Record::Probation(t) => (t as usize) << 1,
+        }
+    }
+
+    fn decode(v: usize) -> Self {
+        if v & 1 != 0 {
+            Record::Indexed((v >> 1) << PAGE_SHIFT)
+        } else {
+            Record::Probation((v >> 1) as u32)
+        }
+    }
 }
 
 /// A per-mm index of VMAs by range, readable under RCU.
@@ -46,22 +99,40 @@ pub(crate) enum Fill {
 ///
 /// # Invariants
 ///
-/// `entries` is the number of ranges in `tree`; it changes only under the tree's lock. Every
-/// range in `tree` that points at a VMA starts at that VMA's owner record. (A record can
-/// outlive its range, which a fill may remove as stale: such a record names a start where the
-/// VMA is not, is harmless, and goes when the VMA is freed.)
+/// `entries` is the number of ranges in `tree`; it and `cursor` change only under the tree's
+/// lock. Every range in `tree` that points at a VMA starts where that VMA's owner record says
+/// ([`Record::Indexed`]). (A record can outlive its range, which a fill may remove as stale or
+/// an eviction as cold: such a record names a start where the VMA is not, is harmless, and goes
+/// when the VMA is freed.)
 #[pin_data]
 pub(crate) struct ShadowIndex<T = bindings::vm_area_struct> {
     #[pin]
     tree: RcuMapleTree<T>,
     entries: Atomic<usize>,
+    /// Where the next eviction looks first: just past the last one.
+    cursor: Atomic<usize>,
     /// The mm whose `fault_vma_data` points here, to clear it on unload. Never dereferenced by
     /// the index itself.
     pub(crate) mm: *mut bindings::mm_struct,
+    /// Where the index is in the module's list of live indexes (owned by that list).
+    pub(crate) place: Atomic<usize>,
     /// For `kvfree_call_rcu()`.
     #[pin]
     pub(crate) rcu: Opaque<bindings::kvfree_rcu_head>,
 }
+
+/// `entries - n`, for `n` ranges that were in the tree: `entries` counts them all (type
+/// invariant of [`ShadowIndex`]), so it cannot be smaller.
+fn fewer(entries: usize, n: usize) -> usize {
+    if kernel::warn_on!(n > entries) {
+        return 0;
+    }
+    entries - n
+}
+
+/// The most ranges one fill evicts: the index shrinks to a lowered cap over a few fills, and no
+/// fill pays for more than a few stores.
+const MAX_EVICT: usize = 2;
 
 impl<T> ShadowIndex<T> {
     /// Creates an empty index for `mm`.
@@ -69,7 +140,9 @@ impl<T> ShadowIndex<T> {
         pin_init!(Self {
             tree <- RcuMapleTree::new(),
             entries: Atomic::new(0),
+            cursor: Atomic::new(0),
             mm,
+            place: Atomic::new(0),
             rcu: Opaque::uninit(),
         })
     }
@@ -85,11 +158,19 @@ impl<T> ShadowIndex<T> {
         self.entries.load(Relaxed)
     }
 
-    /// Learns that `[start, end)` is `vma`. The caller holds `vma` locked, so the range is true
-    /// now: the range the VMA had before, if it moved, and any stored range that overlaps
-    /// `[start, end)` are stale and are removed whole. An index already holding `cap` ranges is
-    /// emptied first.
-    pub(crate) fn fill(&self, start: usize, end: usize, vma: NonNull<T>, cap: usize) -> Fill {
+    /// Learns that `[start, end)` is `vma` (page aligned), which missed. The caller holds `vma`
+    /// locked, so the range is true now: the range the VMA had before, if it moved, and any
+    /// stored range that overlaps `[start, end)` are stale and are removed whole. A VMA that has
+    /// not proved hot (`admit`) is only recorded. An index holding `cap` ranges or more evicts
+    /// some first, round-robin through the address space.
+    pub(crate) fn fill(
+        &self,
+        start: usize,
+        end: usize,
+        vma: NonNull<T>,
+        cap: usize,
+        admit: Admission,
+    ) -> Fill {
         if start >= end {
             return Fill::Present;
         }
@@ -98,8 +179,8 @@ impl<T> ShadowIndex<T> {
         let mut entries = self.entries.load(Relaxed);
         let mut stale = 0;
 
-        if let Some(old) = tree.owner(vma) {
-            match tree.find(old, old) {
+        match tree.owner(vma).map(Record::decode) {
+            Some(Record::Indexed(old)) => match tree.find(old, old) {
                 Some((first, l, p)) if p == vma && first == old => {
                     if first == start && l == last {
                         return Fill::Present;
@@ -109,11 +190,22 @@ impl<T> ShadowIndex<T> {
                             pruned: self.empty(&mut tree, entries),
                         };
                     }
-                    entries = entries.saturating_sub(1);
+                    entries = fewer(entries, 1);
                     stale += 1;
                 }
                 _ => {}
+            },
+            Some(Record::Probation(first_miss)) => {
+                if admit.now.wrapping_sub(first_miss) < admit.after {
+                    return Fill::Probation;
+                }
             }
+            None if admit.after > 0 => {
+                // Without memory for the record the VMA just stays out; the next miss retries.
+                let _ = tree.set_owner(vma, Record::Probation(admit.now).encode());
+                return Fill::Probation;
+            }
+            None => {}
         }
 
         // The stale ranges overlapping [start, last] are disjoint from each other, so they and
@@ -135,61 +227,100 @@ impl<T> ShadowIndex<T> {
                     pruned: self.empty(&mut tree, entries) + stale,
                 };
             }
-            entries = entries.saturating_sub(overlapping);
+            entries = fewer(entries, overlapping);
             stale += overlapping;
         }
 
-        let mut overflow = false;
+        let mut evicted = 0;
+        while entries >= cap && evicted < MAX_EVICT {
+            match self.evict_one(&mut tree) {
+                Ok(true) => {
+                    entries = fewer(entries, 1);
+                    evicted += 1;
+                }
+                Ok(false) => break,
+                Err(_) => {
+                    return Fill::NoMem {
+                        pruned: self.empty(&mut tree, entries) + stale + evicted,
+                    }
+                }
+            }
+        }
+        // INVARIANT: Updated under the tree lock, before anything else can fail.
+        self.entries.store(entries, Relaxed);
         if entries >= cap {
-            tree.clear();
-            stale += entries;
-            entries = 0;
-            overflow = true;
+            // Still full (the cap was lowered): the VMA stays out this time.
+            return Fill::Full {
+                pruned: stale,
+                evicted,
+            };
         }
         // The record first: a range must never point at a VMA whose record is elsewhere.
-        if tree.set_owner(vma, start).is_err() || tree.store(start, last, Some(vma)).is_err() {
+        if tree
+            .set_owner(vma, Record::Indexed(start).encode())
+            .is_err()
+            || tree.store(start, last, Some(vma)).is_err()
+        {
             // The tree may be half-updated: start over from nothing rather than keep a range
             // we cannot vouch for.
             return Fill::NoMem {
-                pruned: self.empty(&mut tree, entries) + stale,
+                pruned: self.empty(&mut tree, entries) + stale + evicted,
             };
         }
         // INVARIANT: Updated under the tree lock.
         self.entries.store(entries + 1, Relaxed);
-        if overflow {
-            Fill::Overflow { pruned: stale }
-        } else {
-            Fill::Stored { pruned: stale }
+        Fill::Stored {
+            pruned: stale,
+            evicted,
         }
     }
 
-    /// Removes the range pointing at `vma`, which is about to be freed. Returns how many (0 or
-    /// 1).
+    /// Removes the first range at or after the cursor (wrapping around), and moves the cursor
+    /// past it. `Ok(false)` if the index is empty.
+    fn evict_one(&self, tree: &mut RcuMapleGuard<'_, T>) -> Result<bool> {
+        let cursor = self.cursor.load(Relaxed);
+        let found = tree
+            .find(cursor, usize::MAX)
+            .or_else(|| tree.find(0, usize::MAX));
+        let Some((first, last, _)) = found else {
+            return Ok(false);
+        };
+        tree.store(first, last, None)?;
+        // INVARIANT: Under the tree lock.
+        self.cursor.store(last.wrapping_add(1), Relaxed);
+        Ok(true)
+    }
+
+    /// Removes the range pointing at `vma`, which is about to be freed, and its record. Returns
+    /// how many ranges it removed (0 or 1).
     ///
     /// Runs for every VMA freed in an mm with an index: one lookup of the owner record, and for
-    /// a VMA that was never stored nothing more.
+    /// a VMA that was never seen nothing more.
     pub(crate) fn forget(&self, vma: NonNull<T>) -> usize {
         let mut tree = self.tree.lock();
-        let Some(first) = tree.owner(vma) else {
+        let Some(record) = tree.owner(vma).map(Record::decode) else {
             return 0;
         };
         let entries = self.entries.load(Relaxed);
         let mut removed = 0;
-        if let Some((f, l, p)) = tree.find(first, first) {
-            if p == vma {
-                if tree.store(f, l, None).is_err() {
-                    // Cannot remove it: remove everything instead. The index must never keep
-                    // a pointer to a VMA past its free.
-                    return self.empty(&mut tree, entries);
+        if let Record::Indexed(first) = record {
+            if let Some((f, l, p)) = tree.find(first, first) {
+                if p == vma {
+                    if tree.store(f, l, None).is_err() {
+                        // Cannot remove it: remove everything instead. The index must never
+                        // keep a pointer to a VMA past its free.
+                        return self.empty(&mut tree, entries);
+                    }
+                    removed = 1;
                 }
-                removed = 1;
             }
         }
         // Without memory to rebalance, the record stays: harmless, since no range points at this
-        // address any more, so a VMA allocated here later finds no range of its own at `first`.
+        // address any more, so a VMA allocated here later finds no range of its own at `first`
+        // (and at worst skips its probation).
         let _ = tree.clear_owner(vma);
         // INVARIANT: Updated under the tree lock.
-        self.entries.store(entries.saturating_sub(removed), Relaxed);
+        self.entries.store(fewer(entries, removed), Relaxed);
         removed
     }
 
@@ -219,6 +350,9 @@ mod tests {
     use super::*;
     use kernel::sync::rcu;
 
+    /// Store at the first miss, as before admission existed.
+    const NOW: Admission = Admission::AT_ONCE;
+
     /// Stand-in VMA pointers: the index never dereferences what it stores.
     fn fake(n: usize) -> NonNull<u64> {
         NonNull::new((0x1000 * n) as *mut u64).unwrap()
@@ -240,8 +374,11 @@ mod tests {
         let idx = index()?;
         assert_eq!(at(&idx, 0x10000), None);
         assert_eq!(
-            idx.fill(0x10000, 0x20000, fake(1), 16),
-            Fill::Stored { pruned: 0 }
+            idx.fill(0x10000, 0x20000, fake(1), 16, NOW),
+            Fill::Stored {
+                pruned: 0,
+                evicted: 0
+            }
         );
         assert_eq!(at(&idx, 0x10000), Some(fake(1)));
         assert_eq!(at(&idx, 0x1ffff), Some(fake(1)));
@@ -249,7 +386,7 @@ mod tests {
         assert_eq!(at(&idx, 0xffff), None);
         assert_eq!(idx.entries(), 1);
         // The same range again is a no-op.
-        assert_eq!(idx.fill(0x10000, 0x20000, fake(1), 16), Fill::Present);
+        assert_eq!(idx.fill(0x10000, 0x20000, fake(1), 16, NOW), Fill::Present);
         assert_eq!(idx.entries(), 1);
         Ok(())
     }
@@ -257,14 +394,17 @@ mod tests {
     #[test]
     fn overlap_replaces_stale_ranges_whole() -> Result {
         let idx = index()?;
-        idx.fill(0x10000, 0x20000, fake(1), 16);
-        idx.fill(0x20000, 0x30000, fake(2), 16);
-        idx.fill(0x40000, 0x50000, fake(3), 16);
+        idx.fill(0x10000, 0x20000, fake(1), 16, NOW);
+        idx.fill(0x20000, 0x30000, fake(2), 16, NOW);
+        idx.fill(0x40000, 0x50000, fake(3), 16, NOW);
         assert_eq!(idx.entries(), 3);
         // A VMA that now spans the first two (they merged): both go, whole.
         assert_eq!(
-            idx.fill(0x18000, 0x28000, fake(4), 16),
-            Fill::Stored { pruned: 2 }
+            idx.fill(0x18000, 0x28000, fake(4), 16, NOW),
+            Fill::Stored {
+                pruned: 2,
+                evicted: 0
+            }
         );
         assert_eq!(at(&idx, 0x10000), None);
         assert_eq!(at(&idx, 0x18000), Some(fake(4)));
@@ -274,8 +414,11 @@ mod tests {
         assert_eq!(idx.entries(), 2);
         // Same range, another VMA (replaced in place).
         assert_eq!(
-            idx.fill(0x18000, 0x28000, fake(5), 16),
-            Fill::Stored { pruned: 1 }
+            idx.fill(0x18000, 0x28000, fake(5), 16, NOW),
+            Fill::Stored {
+                pruned: 1,
+                evicted: 0
+            }
         );
         assert_eq!(at(&idx, 0x18000), Some(fake(5)));
         assert_eq!(idx.entries(), 2);
@@ -285,12 +428,15 @@ mod tests {
     #[test]
     fn a_vma_that_moved_keeps_one_range() -> Result {
         let idx = index()?;
-        idx.fill(0x10000, 0x20000, fake(1), 16);
-        idx.fill(0x30000, 0x40000, fake(2), 16);
+        idx.fill(0x10000, 0x20000, fake(1), 16, NOW);
+        idx.fill(0x30000, 0x40000, fake(2), 16, NOW);
         // VMA 1 moved in place (split, merge, mremap) to a range away from its old one.
         assert_eq!(
-            idx.fill(0x50000, 0x60000, fake(1), 16),
-            Fill::Stored { pruned: 1 }
+            idx.fill(0x50000, 0x60000, fake(1), 16, NOW),
+            Fill::Stored {
+                pruned: 1,
+                evicted: 0
+            }
         );
         assert_eq!(at(&idx, 0x10000), None);
         assert_eq!(at(&idx, 0x50000), Some(fake(1)));
@@ -307,19 +453,25 @@ mod tests {
     #[test]
     fn forget_after_prune_and_address_reuse() -> Result {
         let idx = index()?;
-        idx.fill(0x10000, 0x20000, fake(1), 16);
+        idx.fill(0x10000, 0x20000, fake(1), 16, NOW);
         // VMA 2 now covers that range: VMA 1's range goes, its record stays.
         assert_eq!(
-            idx.fill(0x10000, 0x20000, fake(2), 16),
-            Fill::Stored { pruned: 1 }
+            idx.fill(0x10000, 0x20000, fake(2), 16, NOW),
+            Fill::Stored {
+                pruned: 1,
+                evicted: 0
+            }
         );
         // Freeing VMA 1 must not take VMA 2's range with it.
         assert_eq!(idx.forget(fake(1)), 0);
         assert_eq!(at(&idx, 0x10000), Some(fake(2)));
         // A new VMA at VMA 1's address, elsewhere.
         assert_eq!(
-            idx.fill(0x40000, 0x41000, fake(1), 16),
-            Fill::Stored { pruned: 0 }
+            idx.fill(0x40000, 0x41000, fake(1), 16, NOW),
+            Fill::Stored {
+                pruned: 0,
+                evicted: 0
+            }
         );
         assert_eq!(idx.forget(fake(1)), 1);
         assert_eq!(idx.forget(fake(2)), 1);
@@ -336,8 +488,11 @@ mod tests {
         for i in 0..n {
             let start = 0x100000 + i * 0x2000;
             assert_eq!(
-                idx.fill(start, start + 0x1000, fake(i + 1), 1024),
-                Fill::Stored { pruned: 0 }
+                idx.fill(start, start + 0x1000, fake(i + 1), 1024, NOW),
+                Fill::Stored {
+                    pruned: 0,
+                    evicted: 0
+                }
             );
         }
         assert_eq!(idx.entries(), n);
@@ -358,7 +513,7 @@ mod tests {
         // unfixed kernel reports a bad free in mt_free_walk() once the grace period ends.
         for i in 0..120 {
             let start = 0x100000 + i * 0x2000;
-            idx.fill(start, start + 0x1000, fake(i + 1), 1024);
+            idx.fill(start, start + 0x1000, fake(i + 1), 1024, NOW);
         }
         assert_eq!(idx.entries(), 120);
         assert_eq!(idx.clear(), 120);
@@ -369,33 +524,141 @@ mod tests {
     }
 
     #[test]
-    fn cap_empties_then_stores() -> Result {
+    fn cap_evicts_round_robin() -> Result {
         let idx = index()?;
         for i in 0..4 {
             let start = 0x100000 + i * 0x10000;
             assert_eq!(
-                idx.fill(start, start + 0x1000, fake(i + 1), 4),
-                Fill::Stored { pruned: 0 }
+                idx.fill(start, start + 0x1000, fake(i + 1), 4, NOW),
+                Fill::Stored {
+                    pruned: 0,
+                    evicted: 0
+                }
             );
         }
         assert_eq!(idx.entries(), 4);
+        // Full: the lowest range goes, the rest stay.
         assert_eq!(
-            idx.fill(0x900000, 0x901000, fake(9), 4),
-            Fill::Overflow { pruned: 4 }
+            idx.fill(0x900000, 0x901000, fake(9), 4, NOW),
+            Fill::Stored {
+                pruned: 0,
+                evicted: 1
+            }
+        );
+        assert_eq!(idx.entries(), 4);
+        assert_eq!(at(&idx, 0x100000), None);
+        assert_eq!(at(&idx, 0x110000), Some(fake(2)));
+        assert_eq!(at(&idx, 0x900000), Some(fake(9)));
+        // Then the next one after it, not the newest.
+        assert_eq!(
+            idx.fill(0x100000, 0x101000, fake(1), 4, NOW),
+            Fill::Stored {
+                pruned: 0,
+                evicted: 1
+            }
+        );
+        assert_eq!(at(&idx, 0x110000), None);
+        assert_eq!(at(&idx, 0x120000), Some(fake(3)));
+        assert_eq!(at(&idx, 0x900000), Some(fake(9)));
+        // An evicted VMA's record is harmless: its free removes nothing else.
+        assert_eq!(idx.forget(fake(2)), 0);
+        assert_eq!(idx.entries(), 4);
+        // A lowered cap shrinks the index a few ranges per fill, never below what it allows.
+        assert_eq!(
+            idx.fill(0xa00000, 0xa01000, fake(10), 1, NOW),
+            Fill::Full {
+                pruned: 0,
+                evicted: 2
+            }
+        );
+        assert_eq!(idx.entries(), 2);
+        assert_eq!(
+            idx.fill(0xa00000, 0xa01000, fake(10), 1, NOW),
+            Fill::Stored {
+                pruned: 0,
+                evicted: 2
+            }
         );
         assert_eq!(idx.entries(), 1);
-        assert_eq!(at(&idx, 0x100000), None);
-        assert_eq!(at(&idx, 0x900000), Some(fake(9)));
+        assert_eq!(at(&idx, 0xa00000), Some(fake(10)));
+        Ok(())
+    }
+
+    #[test]
+    fn a_vma_is_stored_once_it_proved_hot() -> Result {
+        let idx = index()?;
+        let at_t = |now| Admission { now, after: 3 };
+        // First miss: recorded, not stored.
+        assert_eq!(
+            idx.fill(0x10000, 0x20000, fake(1), 16, at_t(100)),
+            Fill::Probation
+        );
+        assert_eq!(at(&idx, 0x10000), None);
+        assert_eq!(idx.entries(), 0);
+        // Too soon.
+        assert_eq!(
+            idx.fill(0x10000, 0x20000, fake(1), 16, at_t(102)),
+            Fill::Probation
+        );
+        // Long enough after its first miss (also across the wrap of the tick counter).
+        assert_eq!(
+            idx.fill(0x10000, 0x20000, fake(1), 16, at_t(103)),
+            Fill::Stored {
+                pruned: 0,
+                evicted: 0
+            }
+        );
+        assert_eq!(at(&idx, 0x10000), Some(fake(1)));
+        assert_eq!(
+            idx.fill(0x30000, 0x40000, fake(2), 16, at_t(u32::MAX - 1)),
+            Fill::Probation
+        );
+        assert_eq!(
+            idx.fill(0x30000, 0x40000, fake(2), 16, at_t(1)),
+            Fill::Stored {
+                pruned: 0,
+                evicted: 0
+            }
+        );
+        // A VMA freed on probation leaves nothing behind; one at its address starts over.
+        assert_eq!(
+            idx.fill(0x50000, 0x60000, fake(3), 16, at_t(5)),
+            Fill::Probation
+        );
+        assert_eq!(idx.forget(fake(3)), 0);
+        assert_eq!(
+            idx.fill(0x50000, 0x60000, fake(3), 16, at_t(50)),
+            Fill::Probation
+        );
+        assert_eq!(idx.entries(), 2);
+        assert_eq!(idx.forget(fake(1)), 1);
+        assert_eq!(idx.forget(fake(2)), 1);
+        assert_eq!(idx.entries(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn records_keep_every_bit() -> Result {
+        for r in [
+            Record::Indexed(0),
+            Record::Indexed(usize::MAX << PAGE_SHIFT),
+            Record::Indexed(0x7fff_ffff_f000),
+            Record::Probation(0),
+            Record::Probation(u32::MAX),
+        ] {
+            assert!(r.encode() < 1 << 62);
+            assert_eq!(Record::decode(r.encode()), r);
+        }
         Ok(())
     }
 
     #[test]
     fn clear_and_empty_ranges() -> Result {
         let idx = index()?;
-        assert_eq!(idx.fill(0x5000, 0x5000, fake(1), 4), Fill::Present);
+        assert_eq!(idx.fill(0x5000, 0x5000, fake(1), 4, NOW), Fill::Present);
         assert_eq!(idx.entries(), 0);
-        idx.fill(0x10000, 0x20000, fake(1), 4);
-        idx.fill(usize::MAX - 0xfff, usize::MAX, fake(2), 4);
+        idx.fill(0x10000, 0x20000, fake(1), 4, NOW);
+        idx.fill(usize::MAX - 0xfff, usize::MAX, fake(2), 4, NOW);
         assert_eq!(at(&idx, usize::MAX - 1), Some(fake(2)));
         assert_eq!(idx.clear(), 2);
         assert_eq!(idx.entries(), 0);

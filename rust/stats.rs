@@ -3,14 +3,11 @@
 //! Event counters by mode, per CPU.
 //!
 //! The lookup runs on every page fault: one shared counter would be exactly the cache line the
-//! scaling benchmark measures. Each CPU adds to its own cache-line-aligned slot (atomically,
-//! since the task may migrate between reading its CPU number and adding); readers sum the slots.
+//! scaling benchmark measures. The counters are per-CPU variables (`shim/stats_shim.c`): a
+//! count is one `this_cpu_add()`, which writes only the local CPU's line with no locked
+//! read-modify-write; readers sum over the possible CPUs.
 
 use crate::mode::Mode;
-use kernel::{
-    cpu::CpuId,
-    sync::atomic::{ordering::Relaxed, Atomic},
-};
 
 /// What happened, counted per mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,7 +15,8 @@ use kernel::{
 pub(crate) enum Event {
     /// The hook saw a fault taken in kernel mode (counted on top of its answer).
     KernelFault,
-    /// The hook answered "pass" (stock mode; kernel faults with `kernel_faults` off).
+    /// The hook answered "pass": a kernel fault with `kernel_faults` off. (In `stock` the core
+    /// does not consult the hook at all, so nothing in that column counts faults.)
     Passed,
     /// The hook sent the fault to the careful mmap_lock path.
     Mmap,
@@ -32,6 +30,8 @@ pub(crate) enum Event {
     FillPerVma,
     /// A VMA was found under mmap_lock after the hook (a `fill` on the careful path).
     FillCareful,
+    /// A fill left a VMA out of the index: it has not kept missing for `admit_ms` yet.
+    Probation,
     /// A range was stored in an index.
     Stored,
     /// A fill found its exact range already stored.
@@ -40,15 +40,15 @@ pub(crate) enum Event {
     Pruned,
     /// Ranges removed because their VMA was freed.
     Forgotten,
-    /// An index was full and was emptied.
-    Overflow,
+    /// Ranges removed because their index held `index_cap` ranges.
+    Evicted,
     /// No memory (`GFP_NOWAIT`) for an index or a node.
     NoMem,
 }
 
 impl Event {
     /// Every event, in the order of the stats file.
-    pub(crate) const ALL: [Event; 14] = [
+    pub(crate) const ALL: [Event; 15] = [
         Event::KernelFault,
         Event::Passed,
         Event::Mmap,
@@ -57,11 +57,12 @@ impl Event {
         Event::NoCandidate,
         Event::FillPerVma,
         Event::FillCareful,
+        Event::Probation,
         Event::Stored,
         Event::Present,
         Event::Pruned,
         Event::Forgotten,
-        Event::Overflow,
+        Event::Evicted,
         Event::NoMem,
     ];
 
@@ -80,7 +81,8 @@ impl Event {
             Event::Present => "present",
             Event::Pruned => "pruned",
             Event::Forgotten => "forgotten",
-            Event::Overflow => "overflows",
+            Event::Probation => "probation",
+            Event::Evicted => "evicted",
             Event::NoMem => "nomem",
         }
     }
@@ -88,30 +90,29 @@ impl Event {
 
 const NR_MODES: usize = Mode::ALL.len();
 const NR_EVENTS: usize = Event::ALL.len();
-/// Slots; CPUs beyond this share (correctly, just with some cache-line bouncing).
-const NR_SLOTS: usize = 64;
+/// `VMASHADOW_NR_COUNTERS` in `shim/stats_shim.c`.
+const NR_COUNTERS: usize = 64;
+const _: () = assert!(NR_MODES * NR_EVENTS <= NR_COUNTERS);
 
-#[repr(align(64))]
-struct Slot([Atomic<u64>; NR_MODES * NR_EVENTS]);
-
-impl Slot {
-    const fn new() -> Self {
-        Self([const { Atomic::new(0) }; NR_MODES * NR_EVENTS])
-    }
+extern "C" {
+    // shim/stats_shim.c
+    fn vmashadow_stat_add(i: u32, n: u64);
+    fn vmashadow_stat_sum(i: u32) -> u64;
+    fn vmashadow_stat_reset();
 }
 
-static SLOTS: [Slot; NR_SLOTS] = [const { Slot::new() }; NR_SLOTS];
-
 #[inline]
-fn at(mode: Mode, event: Event) -> usize {
-    mode as usize * NR_EVENTS + event as usize
+fn at(mode: Mode, event: Event) -> u32 {
+    // Below `NR_COUNTERS` (checked above), so it fits.
+    (mode as usize * NR_EVENTS + event as usize) as u32
 }
 
 /// Counts `n` occurrences of `event` in `mode`.
 #[inline]
 pub(crate) fn add(mode: Mode, event: Event, n: u64) {
-    let slot = CpuId::current().as_u32() as usize % NR_SLOTS;
-    SLOTS[slot].0[at(mode, event)].add(n, Relaxed);
+    // SAFETY: `at()` is below the shim's `VMASHADOW_NR_COUNTERS`; `this_cpu_add()` is safe in
+    // any context, preemptible or not.
+    unsafe { vmashadow_stat_add(at(mode, event), n) };
 }
 
 /// Counts one occurrence of `event` in `mode`.
@@ -122,17 +123,12 @@ pub(crate) fn inc(mode: Mode, event: Event) {
 
 /// The total of `event` in `mode` over all CPUs.
 pub(crate) fn sum(mode: Mode, event: Event) -> u64 {
-    SLOTS
-        .iter()
-        .map(|s| s.0[at(mode, event)].load(Relaxed))
-        .fold(0u64, u64::wrapping_add)
+    // SAFETY: `at()` is below the shim's `VMASHADOW_NR_COUNTERS`.
+    unsafe { vmashadow_stat_sum(at(mode, event)) }
 }
 
 /// Zeroes every counter. Events racing with it may survive; that is fine for statistics.
 pub(crate) fn reset() {
-    for slot in &SLOTS {
-        for c in &slot.0 {
-            c.store(0, Relaxed);
-        }
-    }
+    // SAFETY: No preconditions.
+    unsafe { vmashadow_stat_reset() };
 }

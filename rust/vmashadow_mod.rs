@@ -42,8 +42,12 @@ module! {
             description: "pervma and shadow also serve kernel-mode uaccess faults",
         },
         index_cap: u32 {
-            default: 512,
-            description: "Ranges a per-mm index holds before it is emptied (1..65536)",
+            default: 65536,
+            description: "Ranges a per-mm index holds before fills evict (1..1048576)",
+        },
+        admit_ms: u32 {
+            default: 10,
+            description: "How long a VMA keeps missing before it is indexed, ms (0..10000)",
         },
         crash_test: bool {
             default: false,
@@ -70,12 +74,13 @@ impl kernel::InPlaceModule for VmaShadow {
                 })?;
                 hook::set_index_cap(module_parameters::index_cap.value() as usize)
                     .inspect_err(|_| pr_err!("index_cap must be 1..{}\n", hook::INDEX_CAP_MAX))?;
-                mode::set(m);
+                hook::set_admit_ms(module_parameters::admit_ms.value())
+                    .inspect_err(|_| pr_err!("admit_ms must be 0..{}\n", hook::ADMIT_MS_MAX))?;
                 mode::set_kernel_faults(module_parameters::kernel_faults.value());
                 stats::reset();
                 vmstat::reset()?;
                 hook::init();
-                let reg = hook::Registration::new()?;
+                let reg = hook::Registration::new(m)?;
                 pr_info!(
                     "loaded: mode {}, kernel_faults {}\n",
                     m.name(),
