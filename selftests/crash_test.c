@@ -238,7 +238,10 @@ TEST_F_TIMEOUT(crash, no_fixup_fault_oopses_under_contention, 180)
 	 * (which oopses before any lock logic) and the trylock refused one.
 	 */
 	ASSERT_EQ(0, vms_stats(&s));
-	EXPECT_GE(vms_count(&s, "kernel", variant->mode), 2);
+	/* In stock the core does not consult the hook: nothing to count. */
+	if (variant->mode != 0) {
+		EXPECT_GE(vms_count(&s, "kernel", variant->mode), 2);
+	}
 }
 
 TEST_F_TIMEOUT(crash, uaccess_under_writer, 120)
@@ -325,9 +328,11 @@ TEST_F_TIMEOUT(crash, kthread_borrowed_mm_waits, 120)
 	       vms_modes[variant->mode], HOLD_MS, r.elapsed * 1000);
 	/* Waited for mmap_lock: most of the hold, in every mode. */
 	EXPECT_GT(r.elapsed, HOLD_MS / 2 / 1000.0);
-	/* The fault did reach the hook, as a kernel-mode fault. */
+	/* The fault did reach the hook, as a kernel-mode fault (not in stock). */
 	ASSERT_EQ(0, vms_stats(&s));
-	EXPECT_GE(vms_count(&s, "kernel", variant->mode), 1);
+	if (variant->mode != 0) {
+		EXPECT_GE(vms_count(&s, "kernel", variant->mode), 1);
+	}
 	munmap(victim, self->page);
 }
 

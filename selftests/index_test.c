@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The shadow index at scale, at the module's default settings: which VMAs
+ * it admits, how it keeps a large working set, and that its memory is
+ * charged to the faulting task's memory cgroup.
+ *
+ * VMS_INDEX_VMAS (default 4096) sets the number of VMAs of the large
+ * tests; 65536 is what a big JVM or browser maps (the test raises
+ * vm.max_map_count for it and restores it).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+#include "vmashadow.h"
+
+static long pg;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static long nr_vmas(void)
+{
+	const char *e = getenv("VMS_INDEX_VMAS");
+	long n = e ? strtol(e, NULL, 10) : 4096;
+
+	return n > 0 ? n : 4096;
+}
+
+/*
+ * @n one-page read-write VMAs, each between two read-only pages so that
+ * none merge: 2n + 1 VMAs in all. Returns the base or NULL.
+ */
+static char *map_separate(long n)
+{
+	char *p = mmap(NULL, (2 * n + 1) * pg, PROT_READ,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, (2 * n + 1) * pg, MADV_NOHUGEPAGE);
+	for (long i = 0; i < n; i++)
+		if (mprotect(p + (2 * i + 1) * pg, pg, PROT_READ | PROT_WRITE))
+			return NULL;
+	return p;
+}
+
+/* Write-fault each read-write page once, then zap them all. */
+static int round_robin(char *p, long n, int round)
+{
+	for (long i = 0; i < n; i++)
+		p[(2 * i + 1) * pg] = (char)(i + round);
+	for (long i = 0; i < n; i++)
+		if (p[(2 * i + 1) * pg] != (char)(i + round))
+			return -1;
+	return madvise(p, (2 * n + 1) * pg, MADV_DONTNEED);
+}
+
+/* Makes room for @need more VMAs; returns the old limit to restore, or -1. */
+static long raise_map_count(long need)
+{
+	char buf[32];
+	long old;
+	int fd = open("/proc/sys/vm/max_map_count", O_RDWR);
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, buf, sizeof(buf) - 1) <= 0) {
+		close(fd);
+		return -1;
+	}
+	buf[sizeof(buf) - 1] = '\0';
+	old = strtol(buf, NULL, 10);
+	if (old < need + 1000) {
+		snprintf(buf, sizeof(buf), "%ld", need + 1000);
+		if (pwrite(fd, buf, strlen(buf), 0) < 0)
+			old = -1;
+	}
+	close(fd);
+	return old;
+}
+
+static void restore_map_count(long old)
+{
+	char buf[32];
+	int fd = open("/proc/sys/vm/max_map_count", O_WRONLY);
+
+	if (fd < 0 || old <= 0)
+		return;
+	snprintf(buf, sizeof(buf), "%ld", old);
+	if (write(fd, buf, strlen(buf)) < 0)
+		perror("max_map_count");
+	close(fd);
+}
+
+FIXTURE(index) {
+	bool loaded_here;
+	long old_map_count;
+};
+
+FIXTURE_SETUP(index)
+{
+	pg = sysconf(_SC_PAGESIZE);
+	self->old_map_count = 0;
+	VMS_SETUP_MODE(3, self->loaded_here);
+	/* These tests are about the defaults. */
+	ASSERT_EQ(0, vms_write("admit_ms", VMS_ADMIT_MS_DEFAULT));
+}
+
+FIXTURE_TEARDOWN(index)
+{
+	restore_map_count(self->old_map_count);
+	vms_teardown_mode(self->loaded_here);
+}
+
+/*
+ * A VMA that lives for one burst of faults (mapped, written, unmapped) is
+ * never indexed, so it costs the writer neither a store nor a removal; a
+ * VMA that keeps faulting is indexed and then serves its faults.
+ */
+TEST_F_TIMEOUT(index, bursts_stay_out_steady_vmas_get_in, 300)
+{
+	const int bursts = 200, pages = 16, steady = 64;
+	struct vms_stats s;
+	double t0;
+	char *p;
+
+	/*
+	 * A delay well above what one burst takes even in a debug kernel
+	 * under emulation, where a burst takes milliseconds, not the tens of
+	 * microseconds of real hardware.
+	 */
+	ASSERT_EQ(0, vms_write("admit_ms", "200"));
+
+	for (int b = 0; b < bursts; b++) {
+		p = vms_map_anon(pages * pg);
+		ASSERT_NE(NULL, p);
+		for (int i = 0; i < pages; i++)
+			p[i * pg] = 1;
+		ASSERT_EQ(0, munmap(p, pages * pg));
+	}
+	ASSERT_EQ(0, vms_stats(&s));
+	TH_LOG("%d bursts of %d faults: %lld on probation, %lld stored",
+	       bursts, pages, (long long)vms_count(&s, "probation", 3),
+	       (long long)vms_count(&s, "stored", 3));
+	ASSERT_EQ(200, s.admit_ms);
+	EXPECT_GE(vms_count(&s, "probation", 3), bursts * pages * 9 / 10);
+	/* A burst that straddles the admission delay may get in: a few. */
+	EXPECT_LE(vms_count(&s, "stored", 3), bursts / 20);
+
+	p = vms_map_anon(steady * pg);
+	ASSERT_NE(NULL, p);
+	t0 = now_ms();
+	for (int r = 0; now_ms() - t0 < 5 * s.admit_ms || r < 2; r++) {
+		for (int i = 0; i < steady; i++)
+			p[i * pg] = (char)r;
+		ASSERT_EQ(0, madvise(p, steady * pg, MADV_DONTNEED));
+		sleep_ms(1);
+	}
+	ASSERT_EQ(0, vms_write("reset", "1"));
+	for (int r = 0; r < 20; r++) {
+		for (int i = 0; i < steady; i++)
+			p[i * pg] = (char)r;
+		ASSERT_EQ(0, madvise(p, steady * pg, MADV_DONTNEED));
+	}
+	ASSERT_EQ(0, vms_stats(&s));
+	TH_LOG("steady VMA: %ld validated hits of %d faults", s.hits,
+	       20 * steady);
+	EXPECT_GE(s.hits * 100, 20L * steady * 95);
+	munmap(p, steady * pg);
+}
+
+/*
+ * A process faulting round-robin over more VMAs than the old per-mm cap
+ * (512) kept them all: at the default cap nothing is evicted and the faults
+ * validate from the index.
+ */
+TEST_F_TIMEOUT(index, large_working_set_keeps_hitting, 600)
+{
+	const long n = nr_vmas();
+	const int rounds = 3;
+	struct vms_stats s;
+	char *p;
+
+	double t0 = now_ms();
+
+	self->old_map_count = raise_map_count(2 * n + 1);
+	ASSERT_GT(self->old_map_count, 0);
+	p = map_separate(n);
+	ASSERT_NE(NULL, p);
+	TH_LOG("%ld VMAs mapped in %.0f ms", 2 * n + 1, now_ms() - t0);
+	/* Warm up: first misses (probation), then the misses that admit. */
+	ASSERT_EQ(0, vms_stats(&s));
+	ASSERT_EQ(0, round_robin(p, n, 0));
+	sleep_ms(3 * s.admit_ms + 10);
+	ASSERT_EQ(0, round_robin(p, n, 1));
+
+	ASSERT_EQ(0, vms_write("reset", "1"));
+	for (int r = 0; r < rounds; r++)
+		ASSERT_EQ(0, round_robin(p, n, 2 + r));
+	ASSERT_EQ(0, vms_stats(&s));
+	TH_LOG("%ld VMAs round-robin: %ld validated hits of %ld faults (%.1f%%), %ld ranges indexed, %lld evicted",
+	       n, s.hits, rounds * n, 100.0 * s.hits / (rounds * n),
+	       s.entries, (long long)vms_count(&s, "evicted", 3));
+	EXPECT_GE(s.hits * 100, rounds * n * 95);
+	EXPECT_EQ(0, vms_count(&s, "evicted", 3));
+	EXPECT_GE(s.entries, n);
+	munmap(p, (2 * n + 1) * pg);
+}
+
+/* Where cgroup v2 is mounted (mounting it if need be), or NULL. */
+static const char *cgroup_root(void)
+{
+	static const char *const dirs[] = { "/sys/fs/cgroup", "/tmp/vms-cgroup" };
+	char path[256];
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/cgroup.controllers", dirs[i]);
+		if (!access(path, R_OK))
+			return dirs[i];
+	}
+	mkdir(dirs[1], 0755);
+	if (mount("none", dirs[1], "cgroup2", 0, NULL))
+		return NULL;
+	return dirs[1];
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* One "key value" line of @dir/@file, or -1. */
+static long long cg_stat(const char *dir, const char *file, const char *key)
+{
+	char path[256], k[64];
+	long long v, ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", k, &v) == 2)
+		if (!strcmp(k, key))
+			ret = v;
+	fclose(f);
+	return ret;
+}
+
+/* memory.current of @dir, or -1. */
+static long long cg_current(const char *dir)
+{
+	char path[256];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/memory.current", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+TEST_F_TIMEOUT(index, memory_is_charged_to_the_faulting_cgroup, 600)
+{
+	/* Fewer than the others: two processes, each built in O(n^2) under DEBUG_VM_MAPLE_TREE. */
+	const long n = nr_vmas() / 4;
+	long long base[2], held[2], cur[2];
+	const char *root = cgroup_root();
+	const char *const modes[2] = { "pervma", "shadow" };
+	char cg[2][256], procs[300];
+
+	if (!root)
+		SKIP(return, "no cgroup v2 (CONFIG_MEMCG, CONFIG_CGROUPS?)");
+	snprintf(procs, sizeof(procs), "%s/cgroup.subtree_control", root);
+	if (write_file(procs, "+memory"))
+		SKIP(return, "the memory controller cannot be enabled");
+	self->old_map_count = raise_map_count(2 * n + 1);
+	ASSERT_GT(self->old_map_count, 0);
+	ASSERT_EQ(0, vms_write("admit_ms", "0"));
+
+	for (int m = 0; m < 2; m++) {
+		int go[2], done[2];
+		char c = 0, pid[32];
+		pid_t child;
+
+		snprintf(cg[m], sizeof(cg[m]), "%s/vms-index-%s-%d", root,
+			 modes[m], getpid());
+		ASSERT_EQ(0, mkdir(cg[m], 0755));
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg[m]);
+		ASSERT_EQ(0, vms_write("mode", modes[m]));
+		ASSERT_EQ(0, pipe(go));
+		ASSERT_EQ(0, pipe(done));
+		child = fork();
+		ASSERT_GE(child, 0);
+		if (!child) {
+			char *p;
+
+			/* Only the parent's ends stay open there: EOF means go. */
+			close(go[1]);
+			close(done[0]);
+			snprintf(pid, sizeof(pid), "%d", getpid());
+			if (write_file(procs, pid) || write(done[1], &c, 1) != 1 ||
+			    read(go[0], &c, 1) != 1)
+				_exit(1);
+			/* Joined: now map and fault, then hold it all. */
+			p = map_separate(n);
+			if (!p || round_robin(p, n, 0) ||
+			    write(done[1], &c, 1) != 1 || read(go[0], &c, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+		close(go[0]);
+		close(done[1]);
+		ASSERT_EQ(1, read(done[0], &c, 1));
+		base[m] = cg_stat(cg[m], "memory.stat", "slab_unreclaimable");
+		cur[m] = cg_current(cg[m]);
+		ASSERT_EQ(1, write(go[1], &c, 1));
+		ASSERT_EQ(1, read(done[0], &c, 1));
+		held[m] = cg_stat(cg[m], "memory.stat", "slab_unreclaimable");
+		cur[m] = cg_current(cg[m]) - cur[m];
+		close(go[1]);
+		ASSERT_EQ(child, waitpid(child, NULL, 0));
+		close(done[0]);
+		ASSERT_GE(base[m], 0);
+		ASSERT_GE(held[m], 0);
+	}
+	for (int m = 0; m < 2; m++)
+		rmdir(cg[m]);
+	TH_LOG("%ld VMAs: memory.current grew by %lld B in pervma, %lld B in shadow",
+	       n, cur[0], cur[1]);
+	TH_LOG("%ld VMAs: kernel slab charged to the cgroup: pervma %+lld B, shadow %+lld B; the index: %lld B (%.1f B a VMA)",
+	       n, held[0] - base[0], held[1] - base[1],
+	       (held[1] - base[1]) - (held[0] - base[0]),
+	       (double)((held[1] - base[1]) - (held[0] - base[0])) / n);
+	/*
+	 * Two maple trees (ranges and owner records) of n entries each: at
+	 * least 16 B an entry even in full 256 B nodes.
+	 */
+	EXPECT_GE((held[1] - base[1]) - (held[0] - base[0]), 16LL * n);
+	/*
+	 * memory.current includes the same bytes, but moves in charge batches
+	 * (64 pages a CPU): logged above, not compared.
+	 */
+}
+
+TEST_HARNESS_MAIN
