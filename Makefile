@@ -5,6 +5,7 @@
 #
 #   make test      deps + debug kernel + module + selftests + VM run + splat check
 #   make bench     perf kernel + module + benches in one boot + the effect table
+#   make bench-compare A=DIR B=DIR   two bench results directories, B against A
 #   make deps      install what is missing (Debian packages, bindgen, virtme-ng)
 #   make kernel    build the kernel (FLAVOUR=debug|perf, default debug)
 #   make module    build vmashadow.ko against that kernel
@@ -14,12 +15,15 @@
 #   make clean     remove the clone's outputs (not the cache)
 #
 # VM options: CPUS=2 MEMORY=2G TIMEOUT=1800 KVM=auto|on|off
-# Bench options: R=12 (repetitions) SECONDS_PER_RUN=1 ONLY="churn ..." (scenarios)
+# Bench options: R=8 (repetitions) SECONDS_PER_RUN=0.5 ONLY="churn ..." (scenarios)
+#   THREADS="1 2 4" (faulting threads) PATH_R=3 PATH_VMAS="1 256 4096" (path bench)
 
 FLAVOUR ?= debug
 S := scripts
+# The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
+VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all test bench deps kernel module selftests vm lint fmt clean check-splats-test
+.PHONY: all test bench bench-compare deps kernel module selftests vm lint fmt clean check-splats-test
 
 all: module
 
@@ -28,6 +32,22 @@ test:
 
 bench:
 	@$(S)/bench.sh
+
+bench-compare:
+	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then \
+		echo "usage: make bench-compare A=DIR B=DIR (results directories of make bench, e.g. results/bench/20261129-201500)" >&2; \
+		exit 2; \
+	fi; \
+	for d in "$(A)" "$(B)"; do \
+		if [ ! -d "$$d" ]; then \
+			echo "bench-compare: $$d: no such directory" >&2; exit 2; \
+		elif [ ! -f "$$d/raw.log" ]; then \
+			echo "bench-compare: $$d: no raw.log in it (not a results directory of make bench?)" >&2; exit 2; \
+		fi; \
+	done; \
+	"$(VMS_VENV)/bin/python" -c 'import scipy, pandas' 2>/dev/null || { \
+		echo "bench-compare: scipy and pandas missing in $(VMS_VENV): run make deps" >&2; exit 2; }; \
+	"$(VMS_VENV)/bin/python" $(S)/bench-report.py --compare "$(A)" "$(B)"
 
 deps:
 	@$(S)/deps.sh

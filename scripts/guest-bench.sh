@@ -13,12 +13,17 @@
 #   FAIL rep=R mode=M scenario=S variant=V threads=N rc=RC
 #   STATS mode=M <line of the module's stats file>    after each run
 #
-#   guest-bench.sh RESULTS KO BENCH REPS SECONDS SCENARIO[,SCENARIO...]
+#   guest-bench.sh RESULTS KO BENCH REPS SECONDS SCENARIO[,SCENARIO...] [THREADS]
+#
+# THREADS: comma-separated faulting thread counts (validated by bench.sh),
+# or - (the default) for vCPUs-1, vCPUs and 2*vCPUs.
 
 set -uo pipefail
 
-[ $# -eq 6 ] || { echo "usage: $0 RESULTS KO BENCH REPS SECONDS SCENARIOS" >&2; exit 2; }
-results=$1 ko=$2 bench=$3 reps=$4 secs=$5 only=,$6,
+[ $# -eq 6 ] || [ $# -eq 7 ] ||
+	{ echo "usage: $0 RESULTS KO BENCH REPS SECONDS SCENARIOS [THREADS]" >&2; exit 2; }
+results=$1 ko=$2 bench=$3 reps=$4 secs=$5 only=,$6, threads_arg=${7:--}
+. "$(dirname "$0")/guest-accel.sh"
 dbg=/sys/kernel/debug/vmashadow
 modes=(stock mmap pervma shadow)
 rc=0
@@ -36,37 +41,93 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 insmod "$ko" mode=0 || { rc=1; exit; }
 
 vcpus=$(nproc)
+mem_kb=$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p' /proc/meminfo)
+
+# Faulting threads for contended and kernel-faults: one per vCPU but the
+# one the writer churns on (the only uncontended CPU count), one per vCPU,
+# and twice that (where the faulters queue for the CPUs and for mmap_lock
+# behind a waiting writer, as programs with more threads than CPUs do).
+# Deduplicated, ascending, at least 1.
+if [ "$threads_arg" = - ]; then
+	fault_threads=$((vcpus > 1 ? vcpus - 1 : 1))" $vcpus $((2 * vcpus))"
+else
+	fault_threads=${threads_arg//,/ }
+fi
+fault_threads=$(printf '%s\n' $fault_threads | sort -n -u | tr '\n' ' ')
+fault_threads=${fault_threads% }
+tmax=${fault_threads##* }
+# latency: where it shows, most faulters (2*vCPUs by default).
+lat_threads=$tmax
+# scale: 1, 2, 4, ... up to the vCPUs, and the vCPUs.
+scale_threads=
+for ((n = 1; n < vcpus; n *= 2)); do
+	scale_threads+="$n "
+done
+scale_threads+=$vcpus
+# The community's workloads (will-it-scale page_fault1..3, mmtests pft) at
+# one task per vCPU, their usual top point, or at each of THREADS.
+if [ "$threads_arg" = - ]; then
+	community_threads=$vcpus
+else
+	community_threads=$fault_threads
+fi
+# will-it-scale maps 128 MiB per task; under TCG a fault costs ~50 us, so
+# one 128 MiB round (32768 faults) would outlast a run. 16 MiB per task
+# (4096 faults a round, still 16 times the contended scenarios' regions),
+# less if a quarter of the guest's memory cannot hold them all: page_fault3
+# keeps each task's tmpfs file in memory. pft: a 16 MiB region shared by
+# the threads (pft's own default is sized to the machine).
+wis_mb() {
+	local mb=$((mem_kb / 1024 / 4 / $1))
+	echo $((mb > 16 ? 16 : mb < 1 ? 1 : mb))
+}
+pft_mb=16
+
 {
 	echo "kernel: $(uname -r) $(uname -v)"
 	echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	guest_accel
 	echo "vcpus: $vcpus"
 	echo "memory: $(sed -n 's/^MemTotal:[[:space:]]*//p' /proc/meminfo)"
 	echo "runs: $reps (plus one warm-up)"
 	echo "seconds: $secs"
+	echo "modes: ${modes[*]}"
+	# The bench program's, and the wrapper's own latency ("contended --latency").
+	echo "scenarios: $("$bench" --list | sed 's/^kernel-faults$/kernel-faults\nlatency/' | tr '\n' ' ' | sed 's/ $//')"
+	echo "selected: $(echo ${only//,/ })"
+	echo "threads: $fault_threads (latency: $lat_threads; scale: $scale_threads; page_fault*, pft: $community_threads)"
+	echo "page_fault mb: $(wis_mb "${community_threads##* }") per task at ${community_threads##* } tasks (will-it-scale: 128)"
+	echo "pft mb: $pft_mb"
 } >>"$results/meta.txt"
 
-# Faulting threads: one per vCPU but the one the writer churns on. Each
-# writer twice: munmap holds mmap_lock for writing only briefly (it
+# Each writer twice: munmap holds mmap_lock for writing only briefly (it
 # downgrades before zapping), mprotect across a page-table walk and a TLB
 # flush. Latency with the latter: under the former so few faults ever wait
 # for mmap_lock that no percentile sees them. Churn: one thread maps,
 # faults and unmaps 16 pages, alone (no TLB-flush IPIs to hide behind), in
 # a small process and in one with 256 more VMAs the index holds: what the
 # index costs the writer.
-nfault=$((vcpus > 1 ? vcpus - 1 : 1))
-configs=(
-	"contended munmap $nfault"
-	"contended mprotect $nfault"
-	"uncontended - 1"
-	"kernel-faults munmap $nfault"
-	"kernel-faults mprotect $nfault"
-	"latency mprotect $nfault"
-	"churn - 1"
-	"churn vmas256 1"
-)
-for n in $(seq 1 "$vcpus"); do
+configs=()
+for n in $fault_threads; do
+	configs+=("contended munmap $n" "contended mprotect $n")
+done
+configs+=("uncontended - 1")
+for n in $fault_threads; do
+	configs+=("kernel-faults munmap $n" "kernel-faults mprotect $n")
+done
+configs+=("latency mprotect $lat_threads" "churn - 1" "churn vmas256 1")
+for n in $scale_threads; do
 	configs+=("scale - $n")
 done
+for n in $community_threads; do
+	for s in page_fault1 page_fault2 page_fault3; do
+		configs+=("$s threads $n" "$s processes $n")
+	done
+	configs+=("pft - $n")
+done
+# Processes that come and go: the hook's per-mm state must cost O(1) to
+# create and to free (batches of vCPUs children; then 2000 exiting at once).
+configs+=("procs fork $vcpus" "procs exit 1")
 # ONLY: keep the configurations of the scenarios asked for.
 wanted=()
 for cfg in "${configs[@]}"; do
@@ -107,6 +168,9 @@ run_one() {
 		args=(churn)
 		[ "$variant" = - ] || args+=(--vmas "${variant#vmas}")
 		;;
+	page_fault[123]) args=("$scenario" --variant "$variant" --mb "$(wis_mb "$threads")") ;;
+	pft) args=(pft --mb "$pft_mb") ;;
+	procs) args=(procs --variant "$variant") ;;
 	*) args=("$scenario" --variant "$variant") ;;
 	esac
 	echo "$mode" >"$dbg/mode" && echo 1 >"$dbg/reset" || return 1

@@ -15,6 +15,12 @@
 #   --rwdir DIR            host directory the guest may write (repeatable)
 #   --console FILE         also save the console output here
 #   --append ARGS          extra kernel command line
+#   --icount               deterministic: TCG with QEMU's -icount
+#                          shift=0,sleep=off, whatever KVM says (it needs
+#                          --cpus 1); the guest's clock then advances 1 ns
+#                          per instruction executed
+#   --print-accel          print the accelerator a boot would use (kvm or
+#                          tcg) and exit
 #
 # KVM is used when it really works (KVM=auto, the default, probes it once per
 # host and caches the answer), else TCG. KVM=on or KVM=off forces it.
@@ -28,11 +34,13 @@ timeout=${TIMEOUT:-1800}
 kvm=${KVM:-auto}
 cmd=
 shell=0
+icount=0
+print_accel=0
 console=
 append=
 rwdirs=()
 
-usage() { die "usage: $0 [--flavour perf|debug] [--cpus N] [--memory SIZE] [--timeout S] [--rwdir DIR] [--console FILE] [--append ARGS] --exec CMD | --shell"; }
+usage() { die "usage: $0 [--flavour perf|debug] [--cpus N] [--memory SIZE] [--timeout S] [--rwdir DIR] [--console FILE] [--append ARGS] [--icount] --exec CMD | --shell | --print-accel"; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -45,6 +53,8 @@ while [ $# -gt 0 ]; do
 	--append) append=${2:-}; shift 2 ;;
 	--exec) cmd=${2:-}; shift 2 ;;
 	--shell) shell=1; shift ;;
+	--icount) icount=1; shift ;;
+	--print-accel) print_accel=1; shift ;;
 	*) usage ;;
 	esac
 done
@@ -53,11 +63,16 @@ case "$flavour" in perf | debug) ;; *) die "--flavour must be perf or debug" ;; 
 [[ "$memory" =~ ^[1-9][0-9]*[MG]$ ]] || die "--memory must look like 2G or 1536M (got '$memory')"
 [[ "$timeout" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds"
 case "$kvm" in auto | on | off) ;; *) die "KVM must be auto, on or off (got '$kvm')" ;; esac
-if [ "$shell" = 1 ]; then
+if [ "$print_accel" = 1 ]; then
+	[ -z "$cmd" ] && [ "$shell" = 0 ] || usage
+elif [ "$shell" = 1 ]; then
 	[ -z "$cmd" ] || usage
 else
 	[ -n "$cmd" ] || usage
 fi
+# Instruction counting runs one vCPU: QEMU's icount does not work with
+# multi-threaded TCG.
+[ "$icount" = 0 ] || [ "$cpus" = 1 ] || die "--icount needs --cpus 1 (got $cpus)"
 
 kdir=$("$VMS_TOP/scripts/build-kernel.sh" "$flavour")
 export PATH=$VMS_VENV/bin:$PATH
@@ -88,7 +103,15 @@ on) ;;
 off) accel=(--disable-kvm) ;;
 auto) kvm_works || accel=(--disable-kvm) ;;
 esac
-if [ ${#accel[@]} -eq 0 ]; then
+if [ "$print_accel" = 1 ]; then
+	if [ ${#accel[@]} -eq 0 ]; then echo kvm; else echo tcg; fi
+	exit 0
+fi
+if [ "$icount" = 1 ]; then
+	accel=(--disable-kvm --qemu-opts="-icount shift=0,sleep=off")
+	log "accelerator: TCG with -icount shift=0,sleep=off (1 ns per instruction)"
+	echo tcg-icount >"$VMS_CACHE/last-accel"
+elif [ ${#accel[@]} -eq 0 ]; then
 	log "accelerator: KVM"
 	echo kvm >"$VMS_CACHE/last-accel"
 else
@@ -109,17 +132,30 @@ if [ "$shell" = 1 ]; then
 	exec vng "${args[@]}"
 fi
 
-log "booting $flavour kernel: $cpus vCPUs, $memory, timeout ${timeout}s"
-set +e
-if [ -n "$console" ]; then
+# QEMU 10's TCG has been seen to die on an assertion of its own while the
+# guest kernel enumerates PCI (msix_table_mmio_write), long before the
+# guest runs anything: boot again, once, in that case only.
+boot() {
+	local out=$1
+	set +e
 	timeout -k 10 "$timeout" vng -v "${args[@]}" --exec "$cmd" </dev/null 2>&1 |
-		tee "$console"
+		tee "$out"
 	rc=${PIPESTATUS[0]}
-else
-	timeout -k 10 "$timeout" vng -v "${args[@]}" --exec "$cmd" </dev/null 2>&1
-	rc=$?
+	set -e
+}
+qemu_died_early() {
+	grep -q '^qemu-system-[a-z0-9_]*: .*Assertion' "$1" &&
+		! grep -q 'Run .* as init process' "$1"
+}
+
+log "booting $flavour kernel: $cpus vCPUs, $memory, timeout ${timeout}s"
+out=${console:-$(mktemp)}
+boot "$out"
+if [ "$rc" -ne 0 ] && qemu_died_early "$out"; then
+	log "QEMU died before the guest started ($(grep -m1 '^qemu-system' "$out" | cut -c1-120)): booting again"
+	boot "$out"
 fi
-set -e
+[ -n "$console" ] || rm -f "$out"
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 	log "guest timed out after ${timeout}s"
 fi

@@ -4,7 +4,9 @@
  *
  *   vmashadow_bench SCENARIO [--threads N] [--seconds S] [--pages P]
  *                            [--variant V] [--writer-pages W] [--latency]
- *                            [--vmas K]
+ *                            [--vmas K] [--case C] [--rounds R]
+ *                            [--counter auto|perf|clock] [--icount] [--mb M]
+ *   vmashadow_bench --list   the scenarios, one a line
  *
  * Scenarios:
  *   contended      N threads fault their own private regions while a writer
@@ -22,6 +24,19 @@
  *                  twice per VMA (it learns the VMA on its first fault and
  *                  forgets it when it is freed); --vmas K first maps K more
  *                  one-page VMAs and faults them, so the index is not tiny.
+ *   path           one thread, what one fault costs in instructions (see
+ *                  run_path()): case user (write faults), kernel (pread()
+ *                  into a zapped buffer), newvma (the first fault of a fresh
+ *                  VMA), churn (mmap, write, munmap), or all four, with K
+ *                  (--vmas) other faulted one-page VMAs in the process.
+ *   page_fault1    will-it-scale's: N tasks (--variant threads|processes)
+ *                  each mmap M MiB of private anonymous memory, write one
+ *                  byte per page, munmap, repeat; ops = pages written.
+ *   page_fault2    the same on a private mapping of a tmpfs (memfd) file.
+ *   page_fault3    the same on a shared mapping of a tmpfs (memfd) file.
+ *   pft            mmtests' pft: N threads fault disjoint slices of one fresh
+ *                  M MiB anonymous region, which is then unmapped; faults/s
+ *                  over the time the threads spend faulting.
  *
  * Every fault loop writes one byte per page (a read fault would only map the
  * zero page), then zaps the pages with MADV_DONTNEED and starts over. Faults
@@ -32,6 +47,9 @@
  * Output, one line per metric:
  *   RESULT scenario=S variant=V threads=N metric=M unit=U value=X
  *          faults=F touched=T
+ * (path: variant=CASE-vmasK, metric insn_per_fault, or ns_per_fault when
+ * the only counter is a real clock; page_fault*: ops_per_task_per_sec;
+ * the others: faults_per_sec and more)
  * and one line of diagnostics on where the time went (see report_diag()):
  *   DIAG scenario=S variant=V threads=N key=value...
  * This program does not know about the vmashadow module: the wrapper script
@@ -49,12 +67,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_THREADS	256
+#define MAX_THREADS	1024		/* as scripts/bench.sh allows */
 #define MAX_PAGES	262144L		/* per thread: 1 GiB of 4 KiB pages */
 #define MAX_TOTAL_PAGES	1048576L	/* over all threads: 4 GiB */
 #define MIN_SECONDS	0.01
@@ -64,27 +85,63 @@
 #define CHURN_PAGES_MPROTECT 512	/* default --writer-pages, mprotect */
 #define MAX_CHURN_PAGES	65536L		/* 256 MiB */
 #define ARRAY_SIZE(a)	(int)(sizeof(a) / sizeof((a)[0]))
-#define MAX_VMAS	16384L		/* --vmas: below vm.max_map_count */
+#define MAX_VMAS	65536L		/* --vmas: 2K+1 VMAs, raise vm.max_map_count */
+#define PATH_PAGES	256		/* path user, kernel: default --pages */
+#define PATH_NEWVMAS	64		/* path newvma: fresh VMAs per round */
+#define PATH_ROUNDS	8		/* path: default measured --rounds */
+#define MAX_ROUNDS	100000L
+#define WIS_MB		128		/* will-it-scale's MEMSIZE */
+#define PFT_MB		64
+#define MAX_MB		4096L
 #define LAT_SAMPLES	200000L		/* reservoir, shared out over threads */
 #define MIN_LAT_SAMPLES	1000L		/* per thread */
 
+/* In the order --list prints them (the report's). */
 enum scenario {
-	SC_CONTENDED, SC_UNCONTENDED, SC_SCALE, SC_KERNEL_FAULTS, SC_CHURN
+	SC_CONTENDED, SC_UNCONTENDED, SC_KERNEL_FAULTS, SC_SCALE, SC_CHURN,
+	SC_PF1, SC_PF2, SC_PF3, SC_PFT, SC_PATH, SC_PROCS
 };
-enum variant { V_NONE, V_MUNMAP, V_MPROTECT };
+enum variant { V_NONE, V_MUNMAP, V_MPROTECT, V_THREADS, V_PROCESSES, V_FORK,
+	       V_EXIT };
+enum path_case { PC_USER, PC_KERNEL, PC_NEWVMA, PC_CHURN, PC_ALL };
+enum counter { CNT_AUTO, CNT_PERF, CNT_CLOCK };
 
 static const char *const scenario_names[] = {
 	[SC_CONTENDED] = "contended",
 	[SC_UNCONTENDED] = "uncontended",
-	[SC_SCALE] = "scale",
 	[SC_KERNEL_FAULTS] = "kernel-faults",
+	[SC_SCALE] = "scale",
 	[SC_CHURN] = "churn",
+	[SC_PF1] = "page_fault1",
+	[SC_PF2] = "page_fault2",
+	[SC_PF3] = "page_fault3",
+	[SC_PFT] = "pft",
+	[SC_PATH] = "path",
+	[SC_PROCS] = "procs",
 };
 
 static const char *const variant_names[] = {
 	[V_NONE] = "-",
 	[V_MUNMAP] = "munmap",
 	[V_MPROTECT] = "mprotect",
+	[V_THREADS] = "threads",
+	[V_PROCESSES] = "processes",
+	[V_FORK] = "fork",
+	[V_EXIT] = "exit",
+};
+
+static const char *const case_names[] = {
+	[PC_USER] = "user",
+	[PC_KERNEL] = "kernel",
+	[PC_NEWVMA] = "newvma",
+	[PC_CHURN] = "churn",
+	[PC_ALL] = "all",
+};
+
+static const char *const counter_names[] = {
+	[CNT_AUTO] = "auto",
+	[CNT_PERF] = "perf",
+	[CNT_CLOCK] = "clock",
 };
 
 struct config {
@@ -97,6 +154,14 @@ struct config {
 	char variant_name[24];	/* as printed: variant_names[] or "vmasK" */
 	double seconds;
 	bool latency;
+	/* path */
+	enum path_case pcase;
+	bool pages_given;
+	long rounds;
+	enum counter counter;
+	bool icount;		/* the clock counts instructions (QEMU -icount) */
+	/* page_fault*, pft */
+	long mb;
 };
 
 /*
@@ -150,21 +215,44 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: vmashadow_bench SCENARIO [--threads N] [--seconds S] [--pages P]\n"
 		"                       [--variant V] [--writer-pages W] [--latency]\n"
-		"  SCENARIO    contended | uncontended | scale | kernel-faults | churn\n"
-		"  --threads   faulting threads, 1..%d (default 2; uncontended,\n"
-		"              churn: 1)\n"
-		"  --seconds   measured time, %.2f..%.0f (default 2; plus a warm-up)\n"
+		"                       [--vmas K] [--case C] [--rounds R]\n"
+		"                       [--counter auto|perf|clock] [--icount] [--mb M]\n"
+		"       vmashadow_bench --list\n"
+		"  SCENARIO    contended | uncontended | scale | kernel-faults | churn |\n"
+		"              path | page_fault1 | page_fault2 | page_fault3 | pft |\n"
+		"              procs\n"
+		"  --list      print the scenarios, one a line\n"
+		"  --threads   faulting threads (page_fault*: tasks), 1..%d (default 2;\n"
+		"              uncontended, churn: 1; path: 1 only)\n"
+		"  --seconds   measured time, %.2f..%.0f (default 2; plus a warm-up;\n"
+		"              not for path, which counts --rounds)\n"
 		"  --pages     4 KiB pages per thread, 1..%ld (default 256; churn:\n"
-		"              pages per mapping, default %d)\n"
+		"              pages per mapping, default %d; path: per round, default\n"
+		"              %d for user and kernel, %d fresh VMAs for newvma, %d\n"
+		"              pages per mapping for churn)\n"
 		"  --variant   contended, kernel-faults: munmap (default) | mprotect;\n"
-		"              uncontended, scale: -\n"
+		"              page_fault*: threads (default) | processes; procs:\n"
+		"              fork (default: --threads children at a time) | exit\n"
+		"              (2000 children exit at once); others: -\n"
 		"  --writer-pages  the writer's region, 2..%ld pages (default %d for\n"
 		"              munmap, %d for mprotect)\n"
 		"  --latency   per-fault latency percentiles (contended, uncontended)\n"
-		"  --vmas      churn: first map and fault K one-page VMAs, 0..%ld\n"
-		"              (default 0; the variant is then named vmasK)\n",
+		"  --vmas      churn, path: first map and fault K one-page VMAs,\n"
+		"              0..%ld (default 0; churn's variant is then vmasK; K\n"
+		"              above ~32000 needs a higher vm.max_map_count)\n"
+		"  --case      path: user | kernel | newvma | churn | all (default)\n"
+		"  --rounds    path: measured rounds per case, 1..%ld (default %d;\n"
+		"              plus one warm-up round)\n"
+		"  --counter   path: perf (instructions, perf_event_open), clock\n"
+		"              (CLOCK_MONOTONIC), auto (default: perf if it counts)\n"
+		"  --icount    path: the clock counts instructions (QEMU -icount\n"
+		"              shift=0): report a clock count as instructions\n"
+		"  --mb        page_fault*: MiB per task (default %d); pft: MiB of the\n"
+		"              region all threads share (default %d); 1..%ld\n",
 		MAX_THREADS, MIN_SECONDS, MAX_SECONDS, MAX_PAGES, CHURN_PAGES,
-		MAX_CHURN_PAGES, CHURN_PAGES, CHURN_PAGES_MPROTECT, MAX_VMAS);
+		PATH_PAGES, PATH_NEWVMAS, CHURN_PAGES,
+		MAX_CHURN_PAGES, CHURN_PAGES, CHURN_PAGES_MPROTECT, MAX_VMAS,
+		MAX_ROUNDS, PATH_ROUNDS, WIS_MB, PFT_MB, MAX_MB);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -240,13 +328,22 @@ static const char *option_value(int argc, char **argv, int *i, const char *opt)
 static void parse_args(int argc, char **argv)
 {
 	const char *variant = NULL, *v;
-	bool threads_given = false, pages_given = false;
-	long writer_pages = 0, vmas = -1;
+	bool threads_given = false, pages_given = false, seconds_given = false;
+	long writer_pages = 0, vmas = -1, rounds = -1, mb = -1;
+	int pcase = -1, counter = -1;
+	bool icount = false;
 	long n;
 	int sc;
 
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
+		exit(0);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "--list")) {
+		if (argc > 2)
+			bad_args("--list takes no other argument");
+		for (int i = 0; i < ARRAY_SIZE(scenario_names); i++)
+			printf("%s\n", scenario_names[i]);
 		exit(0);
 	}
 	if (argc < 2)
@@ -271,6 +368,7 @@ static void parse_args(int argc, char **argv)
 		} else if ((v = option_value(argc, argv, &i, "--seconds"))) {
 			if (!parse_seconds(v, &cfg.seconds))
 				bad_args("bad --seconds '%s'", v);
+			seconds_given = true;
 		} else if ((v = option_value(argc, argv, &i, "--variant"))) {
 			variant = v;
 		} else if ((v = option_value(argc, argv, &i, "--writer-pages"))) {
@@ -279,6 +377,22 @@ static void parse_args(int argc, char **argv)
 		} else if ((v = option_value(argc, argv, &i, "--vmas"))) {
 			if (!parse_long(v, 0, MAX_VMAS, &vmas))
 				bad_args("bad --vmas '%s'", v);
+		} else if ((v = option_value(argc, argv, &i, "--case"))) {
+			pcase = lookup(case_names, ARRAY_SIZE(case_names), v);
+			if (pcase < 0)
+				bad_args("bad --case '%s'", v);
+		} else if ((v = option_value(argc, argv, &i, "--rounds"))) {
+			if (!parse_long(v, 1, MAX_ROUNDS, &rounds))
+				bad_args("bad --rounds '%s'", v);
+		} else if ((v = option_value(argc, argv, &i, "--counter"))) {
+			counter = lookup(counter_names, ARRAY_SIZE(counter_names), v);
+			if (counter < 0)
+				bad_args("bad --counter '%s'", v);
+		} else if ((v = option_value(argc, argv, &i, "--mb"))) {
+			if (!parse_long(v, 1, MAX_MB, &mb))
+				bad_args("bad --mb '%s'", v);
+		} else if (!strcmp(argv[i], "--icount")) {
+			icount = true;
 		} else if (!strcmp(argv[i], "--latency")) {
 			cfg.latency = true;
 		} else {
@@ -288,18 +402,32 @@ static void parse_args(int argc, char **argv)
 
 	switch (cfg.scenario) {
 	case SC_CONTENDED:
-		cfg.variant = variant ? lookup(variant_names, 3, variant) : V_MUNMAP;
-		if (cfg.variant != V_MUNMAP && cfg.variant != V_MPROTECT)
-			bad_args("contended: bad --variant '%s'", variant);
-		break;
 	case SC_KERNEL_FAULTS:
-		cfg.variant = variant ? lookup(variant_names, 3, variant) : V_MUNMAP;
+		cfg.variant = variant ? lookup(variant_names, ARRAY_SIZE(variant_names),
+					       variant) : V_MUNMAP;
 		if (cfg.variant != V_MUNMAP && cfg.variant != V_MPROTECT)
-			bad_args("kernel-faults: bad --variant '%s'", variant);
+			bad_args("%s: bad --variant '%s'", argv[1], variant);
+		break;
+	case SC_PF1:
+	case SC_PF2:
+	case SC_PF3:
+		cfg.variant = variant ? lookup(variant_names, ARRAY_SIZE(variant_names),
+					       variant) : V_THREADS;
+		if (cfg.variant != V_THREADS && cfg.variant != V_PROCESSES)
+			bad_args("%s: bad --variant '%s' (threads or processes)",
+				 argv[1], variant);
+		break;
+	case SC_PROCS:
+		cfg.variant = variant ? lookup(variant_names, ARRAY_SIZE(variant_names),
+					       variant) : V_FORK;
+		if (cfg.variant != V_FORK && cfg.variant != V_EXIT)
+			bad_args("procs: bad --variant '%s' (fork or exit)", variant);
 		break;
 	case SC_UNCONTENDED:
 	case SC_SCALE:
 	case SC_CHURN:
+	case SC_PATH:
+	case SC_PFT:
 		cfg.variant = V_NONE;
 		if (variant && strcmp(variant, "-"))
 			bad_args("%s has no writer: bad --variant '%s'",
@@ -317,8 +445,44 @@ static void parse_args(int argc, char **argv)
 			bad_args("uncontended: --threads must be 1");
 		cfg.threads = 1;
 	}
-	if (vmas >= 0 && cfg.scenario != SC_CHURN)
-		bad_args("--vmas is for churn, not %s", argv[1]);
+	if (vmas >= 0 && cfg.scenario != SC_CHURN && cfg.scenario != SC_PATH)
+		bad_args("--vmas is for churn and path, not %s", argv[1]);
+	if ((pcase >= 0 || rounds >= 0 || counter >= 0 || icount) &&
+	    cfg.scenario != SC_PATH)
+		bad_args("--case, --rounds, --counter and --icount are for path, not %s",
+			 argv[1]);
+	if (mb >= 0 && cfg.scenario != SC_PF1 && cfg.scenario != SC_PF2 &&
+	    cfg.scenario != SC_PF3 && cfg.scenario != SC_PFT)
+		bad_args("--mb is for page_fault1..3 and pft, not %s", argv[1]);
+	if (cfg.scenario == SC_PATH) {
+		if (threads_given && cfg.threads != 1)
+			bad_args("path: --threads must be 1");
+		if (seconds_given)
+			bad_args("path counts --rounds, not --seconds");
+		if (cfg.latency)
+			bad_args("--latency is for contended and uncontended, not path");
+		cfg.threads = 1;
+		cfg.vmas = vmas > 0 ? vmas : 0;
+		cfg.pcase = pcase >= 0 ? pcase : PC_ALL;
+		cfg.rounds = rounds > 0 ? rounds : PATH_ROUNDS;
+		cfg.counter = counter >= 0 ? counter : CNT_AUTO;
+		cfg.icount = icount;
+		cfg.pages_given = pages_given;
+		if (!pages_given)
+			cfg.pages = PATH_PAGES;
+	}
+	if (cfg.scenario == SC_PF1 || cfg.scenario == SC_PF2 ||
+	    cfg.scenario == SC_PF3)
+		cfg.mb = mb > 0 ? mb : WIS_MB;
+	if (cfg.scenario == SC_PFT) {
+		cfg.mb = mb > 0 ? mb : PFT_MB;
+		if ((cfg.mb << 20) / sysconf(_SC_PAGESIZE) < cfg.threads)
+			bad_args("pft: --mb %ld is less than a page per thread", cfg.mb);
+	}
+	if (cfg.mb && (pages_given))
+		bad_args("%s sizes its regions with --mb, not --pages", argv[1]);
+	if (cfg.mb && cfg.threads * cfg.mb > 4 * MAX_MB)
+		bad_args("--threads * --mb is too large");
 	if (cfg.scenario == SC_CHURN) {
 		if (!threads_given)
 			cfg.threads = 1;
@@ -326,7 +490,7 @@ static void parse_args(int argc, char **argv)
 			cfg.pages = CHURN_PAGES;
 		cfg.vmas = vmas > 0 ? vmas : 0;
 	}
-	if (cfg.vmas)
+	if (cfg.vmas && cfg.scenario == SC_CHURN)
 		snprintf(cfg.variant_name, sizeof(cfg.variant_name), "vmas%ld",
 			 cfg.vmas);
 	else
@@ -468,7 +632,12 @@ static char *map_extra_vmas(char **base, size_t *len)
 		char *vma = p + (2 * i + 1) * page_size;
 
 		if (mprotect(vma, page_size, PROT_READ | PROT_WRITE)) {
+			int err = errno;
+
 			perror("mprotect(extra VMA)");
+			if (err == ENOMEM)
+				fprintf(stderr, "vmashadow_bench: --vmas %ld needs %ld VMAs: raise /proc/sys/vm/max_map_count\n",
+					cfg.vmas, 2 * cfg.vmas + 1);
 			return NULL;
 		}
 		*(volatile char *)vma = 1;
@@ -1035,6 +1204,949 @@ static int run(struct worker *w, struct writer *wr)
 	return report(w, wr, warmup);
 }
 
+/* --- path: what one fault costs, in instructions ---------------------------- */
+
+static int perf_fd = -1;	/* path: the instruction counter, if it works */
+
+static long perf_open_instructions(void)
+{
+	struct perf_event_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.type = PERF_TYPE_HARDWARE;
+	a.size = sizeof(a);
+	a.config = PERF_COUNT_HW_INSTRUCTIONS;
+	a.exclude_user = 0;
+	a.exclude_kernel = 0;	/* the fault handler is the point */
+	a.exclude_hv = 1;
+	a.pinned = 1;		/* never multiplexed: counts all or nothing */
+	return syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+}
+
+static uint64_t perf_read(void)
+{
+	uint64_t v;
+
+	if (read(perf_fd, &v, sizeof(v)) != sizeof(v)) {
+		/* a pinned event that lost its counter reads as EOF */
+		fprintf(stderr, "vmashadow_bench: reading the instruction counter failed\n");
+		exit(1);
+	}
+	return v;
+}
+
+/*
+ * An instruction counter that counts: it opens, reads, and counts at least
+ * the instructions of a loop of known length, user and kernel alike.
+ * Returns false (with the reason on stderr) if not.
+ */
+static bool perf_works(void)
+{
+	volatile unsigned long sink = 0;
+	uint64_t a, b, v;
+	long fd;
+
+	fd = perf_open_instructions();
+	if (fd < 0) {
+		fprintf(stderr, "# perf_event_open(PERF_COUNT_HW_INSTRUCTIONS): %s\n",
+			strerror(errno));
+		return false;
+	}
+	perf_fd = (int)fd;
+	if (read(perf_fd, &a, sizeof(a)) != sizeof(a))
+		goto broken;
+	for (unsigned long i = 0; i < 100000; i++)
+		sink += i;
+	getppid();	/* and a syscall: kernel instructions must count too */
+	if (read(perf_fd, &b, sizeof(b)) != sizeof(b) || b - a < 100000)
+		goto broken;
+	/* the kernel part: a syscall alone must count more than a few */
+	a = b;
+	getppid();
+	if (read(perf_fd, &v, sizeof(v)) != sizeof(v) || v - a < 50)
+		goto broken;
+	return true;
+broken:
+	fprintf(stderr, "# the instruction counter opens but does not count\n");
+	close(perf_fd);
+	perf_fd = -1;
+	return false;
+}
+
+static uint64_t count_now(void)
+{
+	return perf_fd >= 0 ? perf_read() : now_ns();
+}
+
+static const char *counter_label(void)
+{
+	return perf_fd >= 0 ? "perf" : cfg.icount ? "icount" : "clock";
+}
+
+static uint64_t thread_faults(void)
+{
+	struct rusage ru;
+
+	thread_rusage(&ru);
+	return fault_count(&ru);
+}
+
+/* One case's sums over its measured rounds. */
+struct path_sum {
+	uint64_t faults, touched;
+	uint64_t count;		/* the timed loops, faults and all */
+	uint64_t base;		/* the same loops without faults */
+	double min, max;	/* per fault, over the rounds */
+	const char *err;
+	int errnum;
+};
+
+static void path_round(struct path_sum *ps, bool measured, uint64_t count,
+		       uint64_t base, uint64_t faults, uint64_t touched)
+{
+	double per;
+
+	if (!measured)
+		return;
+	ps->count += count;
+	ps->base += base;
+	ps->faults += faults;
+	ps->touched += touched;
+	per = faults ? ((double)count - (double)base) / faults : 0;
+	if (ps->faults == faults || per < ps->min)
+		ps->min = per;
+	if (ps->faults == faults || per > ps->max)
+		ps->max = per;
+}
+
+static int path_fail(struct path_sum *ps, const char *what)
+{
+	ps->err = what;
+	ps->errnum = errno;
+	return -1;
+}
+
+/* PROT_NONE reservation of @n pages; the caller opens what it uses. */
+static char *reserve(long n)
+{
+	char *p = mmap(NULL, n * page_size, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* One timed pass of path user or kernel over the region; @count its cost. */
+static int path_pass(struct path_sum *ps, char *region, bool kernel,
+		     uint64_t *count)
+{
+	struct worker w = { .region = region };
+	uint64_t c0;
+
+	c0 = count_now();
+	if (kernel) {
+		if (read_pages(&w)) {
+			errno = w.errnum;
+			return path_fail(ps, w.err);
+		}
+	} else {
+		touch_pages(&w);
+	}
+	*count = count_now() - c0;
+	return 0;
+}
+
+/*
+ * user: write one byte per page of a private region (the faults), then the
+ * same loop over the now present pages (no faults: the loop's own cost,
+ * subtracted), then zap with MADV_DONTNEED, untimed.
+ * kernel: the same with pread() into the region: copy_to_user() faults.
+ */
+static int path_user_kernel(struct path_sum *ps, bool kernel)
+{
+	long np = cfg.pages;
+	size_t len = np * page_size;
+	char *guard, *region;
+	int ret = -1;
+
+	guard = reserve(np + 2);
+	if (!guard)
+		return path_fail(ps, "mmap(region)");
+	region = guard + page_size;
+	if (mprotect(region, len, PROT_READ | PROT_WRITE)) {
+		path_fail(ps, "mprotect(region)");
+		goto out;
+	}
+	if (no_huge_pages(region, len)) {
+		path_fail(ps, "madvise(MADV_NOHUGEPAGE)");
+		goto out;
+	}
+	if (kernel) {
+		data_fd = make_data_file();
+		if (data_fd < 0) {
+			path_fail(ps, "the data file");
+			goto out;
+		}
+	}
+	for (long r = 0; r <= cfg.rounds; r++) {
+		uint64_t f0, f1, f2, c, b;
+
+		if (madvise(region, len, MADV_DONTNEED)) {
+			path_fail(ps, "madvise(MADV_DONTNEED)");
+			goto out;
+		}
+		f0 = thread_faults();
+		if (path_pass(ps, region, kernel, &c))
+			goto out;
+		f1 = thread_faults();
+		if (path_pass(ps, region, kernel, &b))
+			goto out;
+		f2 = thread_faults();
+		if (f2 != f1) {
+			errno = EAGAIN;
+			path_fail(ps, "the loop over present pages faulted: no baseline");
+			goto out;
+		}
+		path_round(ps, r > 0, c, b, f1 - f0, np);
+	}
+	ret = 0;
+out:
+	if (data_fd >= 0) {
+		close(data_fd);
+		data_fd = -1;
+	}
+	munmap(guard, (np + 2) * page_size);
+	return ret;
+}
+
+/*
+ * newvma: map N fresh one-page VMAs (untimed), each in its own hole between
+ * PROT_NONE pages so that none merges, write to each (the first fault of
+ * a VMA: an index misses and learns it), then the same loop again (no
+ * faults: subtracted), then unmap them (untimed).
+ */
+static int path_newvma(struct path_sum *ps)
+{
+	long n = cfg.pages_given ? cfg.pages : PATH_NEWVMAS;
+	char *base;
+	int ret = -1;
+
+	base = reserve(2 * n + 1);
+	if (!base)
+		return path_fail(ps, "mmap(reservation)");
+	for (long i = 0; i < n; i++) {
+		if (munmap(base + (2 * i + 1) * page_size, page_size)) {
+			path_fail(ps, "munmap(hole)");
+			goto out;
+		}
+	}
+	for (long r = 0; r <= cfg.rounds; r++) {
+		uint64_t f0, f1, f2, c0, c1, b0, b1;
+
+		for (long i = 0; i < n; i++) {
+			char *want = base + (2 * i + 1) * page_size;
+			char *p = mmap(want, page_size, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS |
+				       MAP_FIXED_NOREPLACE, -1, 0);
+
+			if (p == MAP_FAILED) {
+				path_fail(ps, "mmap(fresh VMA)");
+				goto out;
+			}
+			if (p != want) {
+				errno = EEXIST;
+				munmap(p, page_size);
+				path_fail(ps, "mmap placed the fresh VMA elsewhere");
+				goto out;
+			}
+		}
+		f0 = thread_faults();
+		c0 = count_now();
+		for (long i = 0; i < n; i++)
+			((volatile char *)base)[(2 * i + 1) * page_size] = 1;
+		c1 = count_now();
+		f1 = thread_faults();
+		b0 = count_now();
+		for (long i = 0; i < n; i++)
+			((volatile char *)base)[(2 * i + 1) * page_size] = 1;
+		b1 = count_now();
+		f2 = thread_faults();
+		for (long i = 0; i < n; i++) {
+			if (munmap(base + (2 * i + 1) * page_size, page_size)) {
+				path_fail(ps, "munmap(fresh VMA)");
+				goto out;
+			}
+		}
+		if (f2 != f1) {
+			errno = EAGAIN;
+			path_fail(ps, "the loop over present pages faulted: no baseline");
+			goto out;
+		}
+		path_round(ps, r > 0, c1 - c0, b1 - b0, f1 - f0, n);
+	}
+	ret = 0;
+out:
+	munmap(base, (2 * n + 1) * page_size);
+	return ret;
+}
+
+/*
+ * churn: mmap P pages into a hole between PROT_NONE pages, write one byte
+ * per page, munmap, all timed: the cost per fault includes the mmap() and
+ * the munmap() (whose zap and free the faults make necessary). Only the
+ * counter's own cost (two reads back to back) is subtracted.
+ */
+static int path_churn(struct path_sum *ps)
+{
+	long np = cfg.pages_given ? cfg.pages : CHURN_PAGES;
+	size_t len = np * page_size;
+	char *guard, *hole;
+	int ret = -1;
+
+	guard = reserve(np + 2);
+	if (!guard)
+		return path_fail(ps, "mmap(reservation)");
+	hole = guard + page_size;
+	if (munmap(hole, len)) {
+		path_fail(ps, "munmap(hole)");
+		goto out;
+	}
+	for (long r = 0; r <= cfg.rounds; r++) {
+		uint64_t f0, f1, c0, c1, b0, b1;
+		char *p;
+
+		f0 = thread_faults();
+		c0 = count_now();
+		p = mmap(hole, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == MAP_FAILED) {
+			path_fail(ps, "churn: mmap");
+			goto out;
+		}
+		if (p != hole) {
+			errno = EEXIST;
+			munmap(p, len);
+			path_fail(ps, "churn: mmap placed elsewhere");
+			goto out;
+		}
+		for (long i = 0; i < np; i++)
+			((volatile char *)p)[i * page_size] = 1;
+		if (munmap(p, len)) {
+			path_fail(ps, "churn: munmap");
+			goto out;
+		}
+		c1 = count_now();
+		f1 = thread_faults();
+		b0 = count_now();
+		b1 = count_now();
+		path_round(ps, r > 0, c1 - c0, b1 - b0, f1 - f0, np);
+	}
+	ret = 0;
+out:
+	munmap(guard, (np + 2) * page_size);
+	return ret;
+}
+
+static int path_case(enum path_case pc)
+{
+	struct path_sum ps = { 0 };
+	const char *unit = perf_fd >= 0 || cfg.icount ? "insn" : "ns";
+	char variant[48];
+	double per;
+	int err;
+
+	switch (pc) {
+	case PC_USER:
+		err = path_user_kernel(&ps, false);
+		break;
+	case PC_KERNEL:
+		err = path_user_kernel(&ps, true);
+		break;
+	case PC_NEWVMA:
+		err = path_newvma(&ps);
+		break;
+	default:
+		err = path_churn(&ps);
+		break;
+	}
+	snprintf(variant, sizeof(variant), "%s-vmas%ld", case_names[pc], cfg.vmas);
+	if (err) {
+		fprintf(stderr, "vmashadow_bench: path %s: %s: %s\n", variant,
+			ps.err, strerror(ps.errnum));
+		return 1;
+	}
+	printf("# path %s counter=%s rounds=%ld: %llu faults counted by the kernel for %llu touched; %llu %s in the timed loops, %llu in the same loops without faults\n",
+	       variant, counter_label(), cfg.rounds,
+	       (unsigned long long)ps.faults, (unsigned long long)ps.touched,
+	       (unsigned long long)ps.count, unit, (unsigned long long)ps.base);
+	if (!ps.faults || ps.faults * 2 < ps.touched) {
+		fflush(stdout);
+		fprintf(stderr,
+			"vmashadow_bench: path %s: the kernel counted %llu faults for %llu touched: this run measured nothing\n",
+			variant, (unsigned long long)ps.faults,
+			(unsigned long long)ps.touched);
+		return 1;
+	}
+	per = ((double)ps.count - (double)ps.base) / ps.faults;
+	printf("# path %s: %.1f %s per fault (rounds: min %.1f, max %.1f)\n",
+	       variant, per, unit, ps.min, ps.max);
+	printf("RESULT scenario=path variant=%s threads=1 metric=%s unit=%s value=%.2f faults=%llu touched=%llu\n",
+	       variant, perf_fd >= 0 || cfg.icount ? "insn_per_fault" : "ns_per_fault",
+	       unit, per, (unsigned long long)ps.faults,
+	       (unsigned long long)ps.touched);
+	fflush(stdout);
+	return 0;
+}
+
+/*
+ * path: one thread, no other load; for each case one warm-up round and
+ * --rounds measured ones, the counter read around the faulting loop and
+ * around the same loop without faults (except churn, see path_churn()).
+ * Under QEMU -icount shift=0 the guest's CLOCK_MONOTONIC advances 1 ns per
+ * instruction executed (user, kernel, interrupts: all the guest's), so the
+ * clock is an instruction counter; with a PMU, perf counts them.
+ */
+static int run_path(void)
+{
+	char *extra = NULL;
+	size_t extra_len = 0;
+	int ret = 0;
+
+	switch (cfg.counter) {
+	case CNT_PERF:
+		if (!perf_works()) {
+			fprintf(stderr, "vmashadow_bench: --counter perf: no working instruction counter\n");
+			return 1;
+		}
+		break;
+	case CNT_AUTO:
+		perf_works();
+		break;
+	case CNT_CLOCK:
+		break;
+	}
+	printf("# path counter=%s vmas=%ld\n", counter_label(), cfg.vmas);
+	if (cfg.vmas && !map_extra_vmas(&extra, &extra_len)) {
+		if (extra)
+			munmap(extra, extra_len);
+		return 1;
+	}
+	for (int pc = PC_USER; pc < PC_ALL; pc++)
+		if (cfg.pcase == PC_ALL || cfg.pcase == (enum path_case)pc)
+			ret |= path_case(pc);
+	if (extra && munmap(extra, extra_len)) {
+		perror("munmap(extra VMAs)");
+		ret = 1;
+	}
+	if (perf_fd >= 0)
+		close(perf_fd);
+	return ret;
+}
+
+/* --- will-it-scale page_fault1..3 ---------------------------------------- */
+
+enum wis_phase { WP_WAIT, WP_WARMUP, WP_MEASURE, WP_STOP };
+
+struct wis_slot {
+	uint64_t ops, faults;	/* in the measured window */
+	double elapsed;
+	const char *err;	/* a string literal: valid in the parent too */
+	int errnum;
+	bool done;
+} __attribute__((aligned(64)));
+
+/* Shared with the tasks, processes included (MAP_SHARED). */
+struct wis_shared {
+	_Atomic int phase;
+	_Atomic int ready;
+	char pad[56];
+	struct wis_slot slot[];
+};
+
+static struct wis_shared *wis;
+
+static void wis_fail(struct wis_slot *s, const char *what)
+{
+	s->err = what;
+	s->errnum = errno;
+}
+
+/*
+ * One task, as will-it-scale's testcase(): mmap, write one byte per page
+ * (counting each as an op), munmap, forever. The phase is looked at after
+ * every page, so a task's window starts and ends at a page and its fault
+ * count (getrusage) covers exactly the ops it counts.
+ */
+static void wis_task(int idx)
+{
+	struct wis_slot *s = &wis->slot[idx];
+	size_t len = (size_t)cfg.mb << 20;
+	long npages = len / page_size;
+	int seen = WP_WARMUP, flags = MAP_PRIVATE, fd = -1;
+	uint64_t ops = 0, ops0 = 0, f0 = 0;
+	double t0 = 0;
+
+	if (cfg.scenario != SC_PF1) {
+		/* will-it-scale uses a file in /tmp; here tmpfs for sure */
+		fd = memfd_create("vmashadow_bench", MFD_CLOEXEC);
+		if (fd < 0)
+			wis_fail(s, "memfd_create");
+		else if (ftruncate(fd, len))
+			wis_fail(s, "ftruncate");
+		if (cfg.scenario == SC_PF3)
+			flags = MAP_SHARED;
+	} else {
+		flags |= MAP_ANONYMOUS;
+	}
+	atomic_fetch_add(&wis->ready, 1);
+	while (atomic_load(&wis->phase) == WP_WAIT)
+		sleep_seconds(0.001);
+	if (s->err)
+		goto out;
+
+	while (seen != WP_STOP) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
+
+		if (p == MAP_FAILED) {
+			wis_fail(s, "mmap");
+			goto out;
+		}
+		if (no_huge_pages(p, len)) {
+			wis_fail(s, "madvise(MADV_NOHUGEPAGE)");
+			munmap(p, len);
+			goto out;
+		}
+		for (long i = 0; i < npages; i++) {
+			int ph;
+
+			((volatile char *)p)[i * page_size] = 0;
+			ops++;
+			ph = atomic_load_explicit(&wis->phase, memory_order_relaxed);
+			if (ph == seen)
+				continue;
+			if (seen == WP_WARMUP) {	/* to MEASURE or STOP */
+				ops0 = ops;
+				f0 = thread_faults();
+				t0 = now();
+			}
+			if (ph == WP_STOP) {
+				s->ops = ops - ops0;
+				s->faults = thread_faults() - f0;
+				s->elapsed = now() - t0;
+				seen = WP_STOP;
+				break;
+			}
+			seen = ph;
+		}
+		if (munmap(p, len)) {
+			wis_fail(s, "munmap");
+			goto out;
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	s->done = true;
+}
+
+static void *wis_thread(void *arg)
+{
+	wis_task((int)(intptr_t)arg);
+	return NULL;
+}
+
+static int run_wis(void)
+{
+	size_t shlen = sizeof(*wis) + cfg.threads * sizeof(struct wis_slot);
+	bool procs = cfg.variant == V_PROCESSES;
+	pthread_t *tids = NULL;
+	pid_t *pids = NULL;
+	uint64_t ops = 0, faults = 0;
+	double per_task = 0, warmup = cfg.seconds / 10, t0;
+	int started = 0, ret = 1;
+
+	if (warmup < MIN_WARMUP)
+		warmup = MIN_WARMUP;
+	wis = mmap(NULL, shlen, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (wis == MAP_FAILED) {
+		perror("mmap(shared)");
+		return 1;
+	}
+	tids = calloc(cfg.threads, sizeof(*tids));
+	pids = calloc(cfg.threads, sizeof(*pids));
+	if (!tids || !pids) {
+		perror("calloc");
+		goto out;
+	}
+	fflush(stdout);
+	for (; started < cfg.threads; started++) {
+		if (procs) {
+			pid_t pid = fork();
+
+			if (pid < 0) {
+				perror("fork");
+				break;
+			}
+			if (!pid) {
+				wis_task(started);
+				_exit(0);
+			}
+			pids[started] = pid;
+		} else {
+			int err = pthread_create(&tids[started], NULL, wis_thread,
+						 (void *)(intptr_t)started);
+
+			if (err) {
+				errno = err;
+				perror("pthread_create");
+				break;
+			}
+		}
+	}
+	/* Every task that started gets to its end, even after a failure. */
+	t0 = now();
+	while (atomic_load(&wis->ready) < started && now() - t0 < 60)
+		sleep_seconds(0.001);
+	atomic_store(&wis->phase, WP_WARMUP);
+	if (started == cfg.threads && atomic_load(&wis->ready) == started) {
+		sleep_seconds(warmup);
+		atomic_store(&wis->phase, WP_MEASURE);
+		sleep_seconds(cfg.seconds);
+	}
+	atomic_store(&wis->phase, WP_STOP);
+	for (int i = 0; i < started; i++) {
+		if (procs) {
+			int status;
+
+			if (waitpid(pids[i], &status, 0) < 0) {
+				perror("waitpid");
+				goto out;
+			}
+			if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+				fprintf(stderr, "vmashadow_bench: task %d died (status %#x)\n",
+					i, status);
+				goto out;
+			}
+		} else {
+			pthread_join(tids[i], NULL);
+		}
+	}
+	if (started < cfg.threads)
+		goto out;
+	for (int i = 0; i < cfg.threads; i++) {
+		struct wis_slot *s = &wis->slot[i];
+
+		if (s->err || !s->done) {
+			fprintf(stderr, "vmashadow_bench: task %d: %s: %s\n", i,
+				s->err ? s->err : "did not finish",
+				s->err ? strerror(s->errnum) : "");
+			goto out;
+		}
+		ops += s->ops;
+		faults += s->faults;
+		if (s->elapsed > 0)
+			per_task += s->ops / s->elapsed;
+	}
+	per_task /= cfg.threads;
+	printf("# %s variant=%s tasks=%d mb=%ld seconds=%.2f warmup=%.2f: %llu faults counted by the kernel for %llu pages written (ops)\n",
+	       scenario_names[cfg.scenario], cfg.variant_name, cfg.threads,
+	       cfg.mb, cfg.seconds, warmup, (unsigned long long)faults,
+	       (unsigned long long)ops);
+	if (!faults || faults * 2 < ops) {
+		fflush(stdout);
+		fprintf(stderr,
+			"vmashadow_bench: the kernel counted %llu faults for %llu pages written: this run measured nothing\n",
+			(unsigned long long)faults, (unsigned long long)ops);
+		goto out;
+	}
+	printf("# %.0f ops per task per second\n", per_task);
+	print_result("ops_per_task_per_sec", "ops/s", per_task, faults, ops);
+	ret = 0;
+out:
+	free(tids);
+	free(pids);
+	munmap(wis, shlen);
+	return ret;
+}
+
+/* --- mmtests pft ------------------------------------------------------------ */
+
+struct pft_thread {
+	pthread_t tid;
+	long first, npages;	/* its slice of the region, in pages */
+	uint64_t faults, touched;
+};
+
+static pthread_barrier_t pft_go, pft_done;
+static char *volatile pft_region;
+static volatile bool pft_measured, pft_stop;
+
+static void *pft_worker(void *arg)
+{
+	struct pft_thread *t = arg;
+
+	for (;;) {
+		uint64_t f0;
+
+		pthread_barrier_wait(&pft_go);
+		if (pft_stop)
+			return NULL;
+		f0 = thread_faults();
+		for (long i = 0; i < t->npages; i++)
+			((volatile char *)pft_region)[(t->first + i) * page_size] = 1;
+		if (pft_measured) {
+			t->faults += thread_faults() - f0;
+			t->touched += t->npages;
+		}
+		pthread_barrier_wait(&pft_done);
+	}
+}
+
+/*
+ * pft: the main thread maps a fresh region (one VMA), the threads fault
+ * their slices of it, the main thread unmaps it; faults/s is the faults of
+ * the measured iterations over the time from the threads' start to the last
+ * one's end (mapping and unmapping are not timed, as in pft).
+ */
+static int run_pft(void)
+{
+	size_t len = (size_t)cfg.mb << 20;
+	long npages = len / page_size, per = npages / cfg.threads;
+	struct pft_thread *t;
+	double warm_end, end = 0, busy = 0, warmup = cfg.seconds / 10;
+	uint64_t faults = 0, touched = 0, iters = 0;
+	int started = 0, ret = 1;
+
+	if (warmup < MIN_WARMUP)
+		warmup = MIN_WARMUP;
+	t = calloc(cfg.threads, sizeof(*t));
+	if (!t) {
+		perror("calloc");
+		return 1;
+	}
+	if (pthread_barrier_init(&pft_go, NULL, cfg.threads + 1) ||
+	    pthread_barrier_init(&pft_done, NULL, cfg.threads + 1)) {
+		perror("pthread_barrier_init");
+		free(t);
+		return 1;
+	}
+	for (int i = 0; i < cfg.threads; i++) {
+		t[i].first = i * per;
+		t[i].npages = i == cfg.threads - 1 ? npages - i * per : per;
+	}
+	for (; started < cfg.threads; started++) {
+		int err = pthread_create(&t[started].tid, NULL, pft_worker,
+					 &t[started]);
+
+		if (err) {
+			errno = err;
+			perror("pthread_create");
+			die_unjoinable();
+		}
+	}
+	warm_end = now() + warmup;
+	for (;;) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		double t0;
+
+		if (p == MAP_FAILED) {
+			perror("mmap(pft region)");
+			break;
+		}
+		if (no_huge_pages(p, len)) {
+			munmap(p, len);
+			break;
+		}
+		pft_region = p;
+		pft_measured = now() >= warm_end;
+		if (pft_measured && !end)
+			end = now() + cfg.seconds;
+		t0 = now();
+		pthread_barrier_wait(&pft_go);
+		pthread_barrier_wait(&pft_done);
+		if (pft_measured) {
+			busy += now() - t0;
+			iters++;
+		}
+		if (munmap(p, len)) {
+			perror("munmap(pft region)");
+			break;
+		}
+		if (pft_measured && now() >= end) {
+			ret = 0;
+			break;
+		}
+	}
+	pft_stop = true;
+	pthread_barrier_wait(&pft_go);
+	for (int i = 0; i < cfg.threads; i++) {
+		pthread_join(t[i].tid, NULL);
+		faults += t[i].faults;
+		touched += t[i].touched;
+	}
+	pthread_barrier_destroy(&pft_go);
+	pthread_barrier_destroy(&pft_done);
+	free(t);
+	if (ret)
+		return ret;
+	printf("# pft threads=%d mb=%ld seconds=%.2f warmup=%.2f: %llu iterations, %llu faults counted by the kernel for %llu pages touched\n",
+	       cfg.threads, cfg.mb, cfg.seconds, warmup,
+	       (unsigned long long)iters, (unsigned long long)faults,
+	       (unsigned long long)touched);
+	if (!faults || faults * 2 < touched || busy <= 0) {
+		fflush(stdout);
+		fprintf(stderr,
+			"vmashadow_bench: the kernel counted %llu faults for %llu pages touched: this run measured nothing\n",
+			(unsigned long long)faults, (unsigned long long)touched);
+		return 1;
+	}
+	printf("# %.0f faults/s\n", faults / busy);
+	print_result("faults_per_sec", "faults/s", faults / busy, faults, touched);
+	return 0;
+}
+
+/*
+ * procs: what the per-process state of a fault hook costs when processes
+ * come and go. "fork": batches of --threads children, each faulting
+ * PROCS_PAGES fresh pages and exiting, for --seconds (procs_per_sec).
+ * "exit": MASS_EXIT_PROCS children fault their pages and wait; then all
+ * exit at once and are reaped (exits_per_sec). Faults are counted with
+ * RUSAGE_CHILDREN: a run whose children did not fault measured nothing.
+ */
+#define PROCS_PAGES	16
+#define MASS_EXIT_PROCS	2000
+
+static void procs_child(char *region, int ready_fd, int go_fd)
+{
+	char c = 1;
+
+	for (int i = 0; i < PROCS_PAGES; i++)
+		region[(size_t)i * page_size] = (char)i;
+	if (ready_fd >= 0 && write(ready_fd, &c, 1) != 1)
+		_exit(1);
+	if (go_fd >= 0 && read(go_fd, &c, 1) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+static int reap(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid) {
+		perror("waitpid");
+		return -1;
+	}
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static int run_procs(void)
+{
+	size_t len = (size_t)PROCS_PAGES * page_size;
+	char *region = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct rusage ru0, ru1;
+	uint64_t faults, procs = 0;
+	double t0, busy;
+	pid_t *pids;
+	int n = cfg.variant == V_EXIT ? MASS_EXIT_PROCS : cfg.threads;
+
+	/* Never touched here: every child's writes are its own faults. */
+	if (region == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	if (no_huge_pages(region, len))
+		return 1;
+	pids = calloc(n, sizeof(*pids));
+	if (!pids) {
+		perror("calloc");
+		return 1;
+	}
+	getrusage(RUSAGE_CHILDREN, &ru0);
+	if (cfg.variant == V_FORK) {
+		double end = now() + cfg.seconds;
+
+		t0 = now();
+		while (now() < end) {
+			for (int i = 0; i < n; i++) {
+				pids[i] = fork();
+				if (pids[i] < 0) {
+					perror("fork");
+					return 1;
+				}
+				if (!pids[i])
+					procs_child(region, -1, -1);
+			}
+			for (int i = 0; i < n; i++)
+				if (reap(pids[i]))
+					return 1;
+			procs += n;
+		}
+		busy = now() - t0;
+	} else {
+		int ready[2], go[2];
+		char c;
+
+		if (pipe(ready) || pipe(go)) {
+			perror("pipe");
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			pids[i] = fork();
+			if (pids[i] < 0) {
+				perror("fork");
+				return 1;
+			}
+			if (!pids[i]) {
+				close(ready[0]);
+				close(go[1]);
+				procs_child(region, ready[1], go[0]);
+			}
+		}
+		close(ready[1]);
+		close(go[0]);
+		for (int i = 0; i < n; i++)
+			if (read(ready[0], &c, 1) != 1) {
+				fprintf(stderr, "vmashadow_bench: a child died before it was ready\n");
+				return 1;
+			}
+		/* Everyone holds its faulted pages: now all of them exit. */
+		t0 = now();
+		close(go[1]);
+		for (int i = 0; i < n; i++)
+			if (reap(pids[i]))
+				return 1;
+		busy = now() - t0;
+		procs = n;
+		close(ready[0]);
+	}
+	getrusage(RUSAGE_CHILDREN, &ru1);
+	faults = fault_count(&ru1) - fault_count(&ru0);
+	printf("# procs %s: %llu processes in %.3f s, %llu faults counted by the kernel for %llu pages written\n",
+	       cfg.variant_name, (unsigned long long)procs, busy,
+	       (unsigned long long)faults,
+	       (unsigned long long)(procs * PROCS_PAGES));
+	if (faults < procs * PROCS_PAGES || busy <= 0) {
+		fflush(stdout);
+		fprintf(stderr,
+			"vmashadow_bench: %llu faults for %llu pages written: this run measured nothing\n",
+			(unsigned long long)faults,
+			(unsigned long long)(procs * PROCS_PAGES));
+		return 1;
+	}
+	if (cfg.variant == V_FORK)
+		print_result("procs_per_sec", "procs/s", procs / busy, faults,
+			     procs * PROCS_PAGES);
+	else
+		print_result("exits_per_sec", "exits/s", procs / busy, faults,
+			     procs * PROCS_PAGES);
+	free(pids);
+	munmap(region, len);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct writer wr = { 0 };
@@ -1048,6 +2160,20 @@ int main(int argc, char **argv)
 	if (page_size <= 0) {
 		perror("sysconf(_SC_PAGESIZE)");
 		return 1;
+	}
+	switch (cfg.scenario) {
+	case SC_PATH:
+		return run_path();
+	case SC_PF1:
+	case SC_PF2:
+	case SC_PF3:
+		return run_wis();
+	case SC_PFT:
+		return run_pft();
+	case SC_PROCS:
+		return run_procs();
+	default:
+		break;
 	}
 	w = calloc(cfg.threads, sizeof(*w));
 	if (!w) {

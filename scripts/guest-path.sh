@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs *inside* the guest (scripts/vm.sh --exec) for `make bench`: the path
+# bench, in its own boot of one vCPU, under QEMU -icount shift=0 (so the
+# guest's clock counts instructions) or with a working PMU (perf counts
+# them). What one fault costs, in instructions, in each mode:
+# none (the module not loaded), then stock mmap pervma shadow; for each
+# repetition and each --vmas count (the process holds that many other
+# faulted one-page VMAs) one process runs the four cases user, kernel,
+# newvma, churn. The modes rotate with the repetition, none always first:
+# it runs before the module is loaded, which each repetition does afresh,
+# with admit_ms=0 (every VMA indexed at its first miss: the other VMAs,
+# faulted once each, would never be with the default 10 ms, and newvma is
+# to pay the index's miss and fill) and index_cap=131072 (no eviction even
+# with 65536 other VMAs).
+# Everything goes to RESULTS/path-raw.log, in raw.log's grammar:
+#
+#   RUN rep=R mode=M scenario=path variant=CASE-vmasK threads=1 t=EPOCH
+#   RESULT scenario=path variant=CASE-vmasK threads=1 metric=insn_per_fault ...
+#   FAIL rep=R mode=M scenario=path variant=CASE-vmasK threads=1 rc=RC
+#   STATS mode=M <line of the module's stats file>   after each process
+#
+# and "counter: icount|perf|clock" (and the rest of this boot's setup,
+# "path ..." lines) to RESULTS/meta.txt.
+#
+#   guest-path.sh RESULTS KO BENCH REPS VMAS[,VMAS...] icount|pmu
+
+set -uo pipefail
+
+[ $# -eq 6 ] || { echo "usage: $0 RESULTS KO BENCH REPS VMAS icount|pmu" >&2; exit 2; }
+results=$1 ko=$2 bench=$3 reps=$4 vmas_list=${5//,/ } how=$6
+. "$(dirname "$0")/guest-accel.sh"
+dbg=${VMASHADOW_DEBUGFS:-/sys/kernel/debug/vmashadow}	# tests may point it elsewhere
+modes=(stock mmap pervma shadow)
+module_params="mode=0 admit_ms=0 index_cap=131072"
+cases=(user kernel newvma churn)
+log=$results/path-raw.log
+rc=0
+out=$(mktemp)
+
+finish() {
+	rm -f "$out"
+	lsmod 2>/dev/null | grep -q '^vmashadow ' && rmmod vmashadow
+	mkdir -p "$results/path"
+	dmesg >"$results/path/dmesg.log"
+	echo "$rc" >"$results/path/guest-rc"
+	sync
+}
+trap finish EXIT
+
+case "$how" in
+icount) icount=(--icount) ;;
+pmu) icount=() ;;
+*) echo "$0: the last argument must be icount or pmu" >&2; rc=2; exit ;;
+esac
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+
+# K one-page VMAs between PROT_NONE gaps are 2K+1 VMAs, plus the program's.
+max_vmas=0
+for k in $vmas_list; do
+	[ "$k" -gt "$max_vmas" ] && max_vmas=$k
+done
+need=$((2 * max_vmas + 4096))
+if [ "$(cat /proc/sys/vm/max_map_count)" -lt "$need" ]; then
+	echo "$need" >/proc/sys/vm/max_map_count || { rc=1; exit; }
+fi
+
+# Which counter: perf if it opens and counts, else the clock, which under
+# -icount is the instruction count. Decided once, then forced, so that no
+# run of this boot counts differently. This run is also the warm-up.
+"$bench" path --case user --rounds 1 "${icount[@]}" >"$out" 2>&1
+counter=$(sed -n 's/^# path counter=\([a-z]*\).*/\1/p' "$out" | head -n 1)
+case "$counter" in
+perf) force=(--counter perf) ;;
+icount | clock) force=(--counter clock "${icount[@]}") ;;
+*) cat "$out" >>"$log"; echo "vmashadow-path: the bench program failed" >&2; rc=1; exit ;;
+esac
+{
+	echo "counter: $counter"
+	sed -n 's/^# \(perf_event_open.*\)/path counter note: \1/p' "$out"
+	echo "path cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	guest_accel | sed 's/^/path /'
+	echo "path vcpus: $(nproc)"
+	echo "path runs: $reps (no warm-up repetition: the run is deterministic up to the guest's interrupts)"
+	echo "path vmas: $vmas_list"
+	echo "path modes: none ${modes[*]}"
+	echo "path module: $module_params"
+	echo "path max_map_count: $(cat /proc/sys/vm/max_map_count)"
+} >>"$results/meta.txt"
+
+# One process: all four cases with K other VMAs. A RUN line before each
+# case's RESULT; a case that printed none failed.
+run_one() {
+	local rep=$1 mode=$2 k=$3 t brc=0 c
+	t=$(date +%s)
+	: >"$out"
+	if [ "$mode" != none ] && ! { echo "$mode" >"$dbg/mode" && echo 1 >"$dbg/reset"; }; then
+		brc=125	# no run: the mode could not be set
+	else
+		"$bench" path --vmas "$k" "${force[@]}" >"$out" 2>&1
+		brc=$?
+	fi
+	awk -v head="RUN rep=$rep mode=$mode scenario=path" -v t="$t" '
+		/^RESULT scenario=path / {
+			v = $3; sub(/^variant=/, "", v)
+			print head " variant=" v " threads=1 t=" t
+		}
+		{ print }' "$out"
+	for c in "${cases[@]}"; do
+		grep -q "^RESULT scenario=path variant=$c-vmas$k " "$out" && continue
+		echo "RUN rep=$rep mode=$mode scenario=path variant=$c-vmas$k threads=1 t=$t"
+		echo "FAIL rep=$rep mode=$mode scenario=path variant=$c-vmas$k threads=1 rc=$((brc ? brc : 1))"
+		rc=1
+	done
+	[ "$mode" = none ] || sed "s/^/STATS mode=$mode /" "$dbg/stats"
+}
+
+nk=$(echo $vmas_list | wc -w)
+total=$((reps * nk * (1 + ${#modes[@]})))
+done_runs=0
+for rep in $(seq 1 "$reps"); do
+	for k in $vmas_list; do
+		run_one "$rep" none "$k" >>"$log"
+		done_runs=$((done_runs + 1))
+	done
+	# shellcheck disable=SC2086 # the parameters are words
+	insmod "$ko" $module_params || { rc=1; exit; }
+	for k in $vmas_list; do
+		for i in 0 1 2 3; do
+			mode=${modes[$(((rep + i) % 4))]}
+			run_one "$rep" "$mode" "$k" >>"$log"
+			done_runs=$((done_runs + 1))
+		done
+	done
+	rmmod vmashadow || { rc=1; exit; }
+	echo "vmashadow-path: repetition $rep/$reps done ($done_runs/$total processes)" >&2
+done
