@@ -22,6 +22,9 @@ APT_PKGS=(rustc-web rust-web-src clang-19 lld-19 llvm-19 libclang-19-dev
 	rust-web-clippy rustfmt-web rsync python3-venv xz-utils ca-certificates
 	liburcu-dev)
 BPO_PKGS=(qemu-system-x86)
+# The bench report's (scripts/bench-report.py) Python packages, in $VMS_VENV,
+# pinned to versions with wheels for bookworm's Python 3.11.
+PY_PKGS=(numpy==2.4.6 scipy==1.17.1 pandas==2.3.3 matplotlib==3.11.2)
 
 missing_pkgs() {
 	local p
@@ -85,15 +88,27 @@ need_bindgen=0
 "$VMS_BINDGEN" --version 2>/dev/null | grep -q "$VMS_BINDGEN_VERSION" || need_bindgen=1
 need_vng=0
 [ -x "$VMS_VENV/bin/vng" ] || need_vng=1
-need_mpl=0
-"$VMS_VENV/bin/python" -c 'import matplotlib' 2>/dev/null || need_mpl=1
+# The pins not installed; compares package metadata (no import): fast.
+need_py=$("$VMS_VENV/bin/python" - "${PY_PKGS[@]}" 2>/dev/null <<'EOF' || echo "${PY_PKGS[*]}"
+import sys
+from importlib.metadata import PackageNotFoundError, version
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    try:
+        if version(name) == want:
+            continue
+    except PackageNotFoundError:
+        pass
+    print(pin)
+EOF
+)
 
 if [ "$check_only" = 1 ]; then
 	rc=0
 	[ -n "$need_apt$need_bpo" ] && { echo "missing packages: $need_apt $need_bpo"; rc=1; }
 	[ "$need_bindgen" = 1 ] && { echo "missing bindgen $VMS_BINDGEN_VERSION"; rc=1; }
 	[ "$need_vng" = 1 ] && { echo "missing virtme-ng in $VMS_VENV"; rc=1; }
-	[ "$need_mpl" = 1 ] && { echo "missing matplotlib in $VMS_VENV"; rc=1; }
+	[ -n "$need_py" ] && { echo "missing in $VMS_VENV:" $need_py; rc=1; }
 	exit "$rc"
 fi
 
@@ -137,9 +152,10 @@ if [ "$need_vng" = 1 ]; then
 		'$VMS_VENV/bin/pip' install -q 'virtme-ng==1.42'"
 fi
 
-if [ "$need_mpl" = 1 ]; then
-	# Draws the bench plot (scripts/bench-report.py).
-	step "matplotlib" "$VMS_VENV/bin/pip" install -q 'matplotlib>=3.7,<4'
+if [ "$need_vng" = 1 ] || [ -n "$need_py" ]; then
+	# The bench report: statistics (scipy), grouping (pandas), plots.
+	step "bench report packages (${PY_PKGS[*]})" \
+		"$VMS_VENV/bin/pip" install -q "${PY_PKGS[@]}"
 fi
 
 log "dependencies present"
