@@ -68,6 +68,12 @@ path_reps=${PATH_R:-3}
 # each of the 15 processes (3 repetitions x 5 modes), 5 minutes in all;
 # PATH_VMAS="1 256 4096 65536" adds it.
 path_vmas=${PATH_VMAS:-1 256 4096}
+# PATH_ADMIT_MS: the module's admit_ms in the path boot (default 0: every
+# VMA indexed at its first miss; 10, the module's default, shows what
+# admission saves newvma and churn).
+path_admit=${PATH_ADMIT_MS:-0}
+[[ "$path_admit" =~ ^[0-9]+$ ]] && [ "$path_admit" -le 10000 ] ||
+	die "PATH_ADMIT_MS must be 0..10000 (got '$path_admit')"
 read -ra klist <<<"${path_vmas//,/ }"
 for k in "${klist[@]}"; do
 	[[ "$k" =~ ^[0-9]{1,5}$ ]] && [ "$k" -le 65536 ] ||
@@ -160,7 +166,7 @@ if [ "$run_path" = 1 ]; then
 	"$VMS_TOP/scripts/vm.sh" --flavour "$flavour" --cpus 1 "${icount[@]}" \
 		--rwdir "$res" --console "$res/path/console.log" \
 		--timeout "${TIMEOUT:-5400}" \
-		--exec "$VMS_TOP/scripts/guest-path.sh $res $ko $benchdir/vmashadow_bench $path_reps $path_vmas $how" ||
+		--exec "$VMS_TOP/scripts/guest-path.sh $res $ko $benchdir/vmashadow_bench $path_reps $path_vmas $how $path_admit" ||
 		true # the guest's own status is path/guest-rc
 	log "path guest run done in $(($(date +%s) - t0))s"
 	guest_verdict "$res/path" || fail=1

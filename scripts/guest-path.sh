@@ -24,16 +24,20 @@
 # and "counter: icount|perf|clock" (and the rest of this boot's setup,
 # "path ..." lines) to RESULTS/meta.txt.
 #
-#   guest-path.sh RESULTS KO BENCH REPS VMAS[,VMAS...] icount|pmu
+# ADMIT_MS (default 0) replaces admit_ms=0: with the module's default of 10,
+# newvma and churn show what admission saves the writer.
+#
+#   guest-path.sh RESULTS KO BENCH REPS VMAS[,VMAS...] icount|pmu [ADMIT_MS]
 
 set -uo pipefail
 
-[ $# -eq 6 ] || { echo "usage: $0 RESULTS KO BENCH REPS VMAS icount|pmu" >&2; exit 2; }
-results=$1 ko=$2 bench=$3 reps=$4 vmas_list=${5//,/ } how=$6
+[ $# -eq 6 ] || [ $# -eq 7 ] ||
+	{ echo "usage: $0 RESULTS KO BENCH REPS VMAS icount|pmu [ADMIT_MS]" >&2; exit 2; }
+results=$1 ko=$2 bench=$3 reps=$4 vmas_list=${5//,/ } how=$6 admit_ms=${7:-0}
 . "$(dirname "$0")/guest-accel.sh"
 dbg=${VMASHADOW_DEBUGFS:-/sys/kernel/debug/vmashadow}	# tests may point it elsewhere
 modes=(stock mmap pervma shadow)
-module_params="mode=0 admit_ms=0 index_cap=131072"
+module_params="mode=0 admit_ms=$admit_ms index_cap=131072"
 cases=(user kernel newvma churn)
 log=$results/path-raw.log
 rc=0
