@@ -1002,19 +1002,23 @@ def plot_bars(ax, blk, modes):
         ax.set_ylim(0, max(tops) * 1.15)
 
 
-def plot_lines(ax, by_threads, modes):
-    threads = sorted(by_threads)
+def plot_modes(ax, by_x, modes):
+    """One line per mode through its means at each x, stddev as error bars."""
     for m in mode_order(modes):
-        xs = [t for t in threads if m in by_threads[t]["stats"]]
+        xs = [x for x in sorted(by_x) if m in by_x[x]["stats"]]
         if not xs:
             continue
-        st = [by_threads[t]["stats"][m] for t in xs]
+        st = [by_x[x]["stats"][m] for x in xs]
         ax.errorbar(xs, [s["mean"] for s in st],
                     yerr=[0.0 if math.isnan(s["stddev"]) else s["stddev"]
                           for s in st],
                     marker="o", capsize=3, label=m,
                     color=COLORS.get(m, "#9467bd"))
-    ax.set_xticks(threads)
+
+
+def plot_lines(ax, by_threads, modes):
+    plot_modes(ax, by_threads, modes)
+    ax.set_xticks(sorted(by_threads))
     ax.set_ylim(bottom=0)
     ax.set_xlabel("threads")
     ax.legend(fontsize=8)
@@ -1042,16 +1046,7 @@ def write_path_plot(path, meta, blocks, modes):
     for (case, threads, metric), by_n in cases.items():
         ax = next(ax_iter)
         ns = sorted(by_n)
-        for mode in mode_order(modes):
-            xs = [n for n in ns if mode in by_n[n]["stats"]]
-            if not xs:
-                continue
-            st = [by_n[n]["stats"][mode] for n in xs]
-            ax.errorbar(xs, [s["mean"] for s in st],
-                        yerr=[0.0 if math.isnan(s["stddev"]) else s["stddev"]
-                              for s in st],
-                        marker="o", capsize=3, label=mode,
-                        color=COLORS.get(mode, "#9467bd"))
+        plot_modes(ax, by_n, modes)
         ax.set_xscale("log")
         ax.minorticks_off()
         ax.set_xticks(ns)
