@@ -13,19 +13,24 @@
 #   make vm        interactive guest shell with the module available
 #   make lint      rustfmt + clippy, warnings are errors
 #   make clean     remove the clone's outputs (not the cache)
+#   make help      this text
 #
 # VM options: CPUS=2 MEMORY=2G TIMEOUT=1800 KVM=auto|on|off
 # Bench options: R=8 (repetitions) SECONDS_PER_RUN=0.5 ONLY="churn ..." (scenarios)
-#   THREADS="1 2 4" (faulting threads) PATH_R=3 PATH_VMAS="1 256 4096" (path bench)
+#   THREADS="1 2 4" (faulting threads) PATH_R=3 PATH_VMAS="1 256 4096"
+#   PATH_ADMIT_MS=0 (path bench)
 
 FLAVOUR ?= debug
 S := scripts
 # The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all test bench bench-compare deps kernel module selftests vm lint fmt clean check-splats-test
+.PHONY: all help test bench bench-compare deps kernel module selftests vm lint fmt clean check-splats-test
 
 all: module
+
+help:
+	@sed -n '3,/^$$/{/^$$/d;s/^# \{0,1\}//;p}' Makefile
 
 test:
 	@$(S)/test.sh
