@@ -364,19 +364,21 @@ unsafe extern "C" fn release(mm: *mut bindings::mm_struct) {
     slot.store(core::ptr::null_mut(), Release);
     // SAFETY: Published, hence in the registry and live.
     let at = unsafe { index.as_ref() }.place.load(Relaxed);
-    // The last one takes its place.
-    if let Some(last) = reg.pop() {
-        if last.0 != index {
-            // SAFETY: In the registry, hence live.
-            unsafe { last.0.as_ref() }.place.store(at, Relaxed);
-            match reg.get_mut(at) {
-                Some(place) if place.0 == index => *place = last,
-                _ => {
-                    // The slot did not name this index: a broken invariant. Keep the other one
-                    // listed; this one is unpublished and retired below either way.
-                    kernel::warn_on!(true);
-                    let _ = reg.push(last, GFP_NOWAIT);
-                }
+    let at = if reg.get(at).is_some_and(|l| l.0 == index) {
+        Some(at)
+    } else {
+        // The place did not name this index: a broken invariant. Find it (O(n), never
+        // expected), since it is retired below and `drain` must not see it again.
+        kernel::warn_on!(true);
+        reg.iter().position(|l| l.0 == index)
+    };
+    // Remove it without allocating: the last one takes its place.
+    if let Some(at) = at {
+        if let Some(last) = reg.pop() {
+            if at < reg.len() {
+                // SAFETY: In the registry, hence live.
+                unsafe { last.0.as_ref() }.place.store(at, Relaxed);
+                reg[at] = last;
             }
         }
     }
