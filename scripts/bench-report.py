@@ -957,11 +957,7 @@ def write_plot(path, meta, blocks, modes):
     plt = pyplot(path)
     if plt is None:
         return False
-    cols = min(3, len(groups))
-    rows = (len(groups) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows),
-                             squeeze=False)
-    ax_iter = iter(axes.flat)
+    fig, ax_iter = subplot_grid(plt, len(groups), 3, 5, 3.6)
     for (scenario, variant, metric), by_threads in groups.items():
         ax = next(ax_iter)
         name = scenario if variant == "-" else f"{scenario}/{variant}"
@@ -1002,6 +998,16 @@ def plot_bars(ax, blk, modes):
         ax.set_ylim(0, max(tops) * 1.15)
 
 
+def subplot_grid(plt, n, max_cols, width, height):
+    """A figure of n panels, at most max_cols a row; returns it and an
+    iterator over its axes in order."""
+    cols = min(max_cols, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows),
+                             squeeze=False)
+    return fig, iter(axes.flat)
+
+
 def plot_modes(ax, by_x, modes):
     """One line per mode through its means at each x, stddev as error bars."""
     for m in mode_order(modes):
@@ -1038,11 +1044,7 @@ def write_path_plot(path, meta, blocks, modes):
                 int(m.group(2))] = blk
     if not cases:
         return False
-    cols = min(2, len(cases))
-    rows = (len(cases) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4 * rows),
-                             squeeze=False)
-    ax_iter = iter(axes.flat)
+    fig, ax_iter = subplot_grid(plt, len(cases), 2, 6, 4)
     for (case, threads, metric), by_n in cases.items():
         ax = next(ax_iter)
         ns = sorted(by_n)
