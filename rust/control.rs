@@ -14,8 +14,8 @@
 //! A write that does not parse fails with `EINVAL` and changes nothing.
 
 use crate::{
-    hook,
-    mode::{self, Mode},
+    hook, knobs,
+    mode::Mode,
     stats::{self, Event},
     vmstat,
 };
@@ -50,51 +50,51 @@ fn parse_bool(s: &str) -> Result<bool> {
 }
 
 fn mode_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "{}", mode::current().name())
+    writeln!(f, "{}", knobs::mode())
 }
 
 fn mode_store(_: &(), r: &mut UserSliceReader) -> Result {
     let mut buf = [0; 32];
-    hook::set_mode(Mode::parse(token(r, &mut buf)?)?)
+    hook::set_mode(token(r, &mut buf)?.parse()?)
 }
 
 fn kernel_faults_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "{}", u8::from(mode::kernel_faults()))
+    writeln!(f, "{}", u8::from(knobs::kernel_faults()))
 }
 
 fn kernel_faults_store(_: &(), r: &mut UserSliceReader) -> Result {
     let mut buf = [0; 32];
-    mode::set_kernel_faults(parse_bool(token(r, &mut buf)?)?);
+    knobs::set_kernel_faults(parse_bool(token(r, &mut buf)?)?);
     Ok(())
 }
 
 fn index_cap_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "{}", hook::index_cap())
+    writeln!(f, "{}", knobs::index_cap())
 }
 
 fn index_cap_store(_: &(), r: &mut UserSliceReader) -> Result {
     let mut buf = [0; 32];
     let cap = token(r, &mut buf)?.parse::<usize>().map_err(|_| EINVAL)?;
-    hook::set_index_cap(cap)
+    knobs::set_index_cap(cap)
 }
 
 fn admit_ms_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "{}", hook::admit_ms())
+    writeln!(f, "{}", knobs::admit_ms())
 }
 
 fn admit_ms_store(_: &(), r: &mut UserSliceReader) -> Result {
     let mut buf = [0; 32];
     let ms = token(r, &mut buf)?.parse::<u32>().map_err(|_| EINVAL)?;
-    hook::set_admit_ms(ms)
+    knobs::set_admit_ms(ms)
 }
 
 fn stats_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let (indexes, entries) = hook::census();
     let (hits, misses) = vmstat::hits_misses().map_err(|_| fmt::Error)?;
-    writeln!(f, "mode {}", mode::current().name())?;
-    writeln!(f, "kernel_faults {}", u8::from(mode::kernel_faults()))?;
-    writeln!(f, "index_cap {}", hook::index_cap())?;
-    writeln!(f, "admit_ms {}", hook::admit_ms())?;
+    writeln!(f, "mode {}", knobs::mode())?;
+    writeln!(f, "kernel_faults {}", u8::from(knobs::kernel_faults()))?;
+    writeln!(f, "index_cap {}", knobs::index_cap())?;
+    writeln!(f, "admit_ms {}", knobs::admit_ms())?;
     writeln!(f, "indexes {indexes}")?;
     writeln!(f, "entries {entries}")?;
     writeln!(f, "hits {hits}")?;

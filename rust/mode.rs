@@ -2,16 +2,14 @@
 
 //! Which path page faults take, switchable at runtime.
 
-use kernel::{
-    prelude::*,
-    sync::atomic::{ordering::Relaxed, Atomic},
-};
+use core::{fmt, str::FromStr};
+use kernel::{prelude::*, sync::atomic::AtomicType};
 
 /// A fault-path mode. The order is the order of the stats columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
+#[repr(i32)]
 pub(crate) enum Mode {
-    /// The hook passes: the unmodified kernel.
+    /// The hook is not consulted: the unmodified kernel.
     Stock = 0,
     /// Every fault takes the careful mmap_lock path: the world of the 2008 thread.
     Mmap = 1,
@@ -21,11 +19,17 @@ pub(crate) enum Mode {
     Shadow = 3,
 }
 
+// SAFETY: `Mode` is `repr(i32)`, so it has the size and alignment of `i32`, and every `Mode`
+// round-trips through its `i32`; an `Atomic<Mode>` only ever holds values stored as a `Mode`.
+unsafe impl AtomicType for Mode {
+    type Repr = i32;
+}
+
 impl Mode {
     /// Every mode, in column order.
     pub(crate) const ALL: [Mode; 4] = [Mode::Stock, Mode::Mmap, Mode::PerVma, Mode::Shadow];
 
-    /// The name used in debugfs and in the module parameter's documentation.
+    /// The name used in debugfs and the stats file.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Mode::Stock => "stock",
@@ -35,44 +39,31 @@ impl Mode {
         }
     }
 
-    /// Parses a mode name (surrounding whitespace ignored).
-    pub(crate) fn parse(s: &str) -> Result<Mode> {
-        let s = s.trim();
-        Mode::ALL.into_iter().find(|m| m.name() == s).ok_or(EINVAL)
-    }
-
     /// The mode with number `n` (the `mode` module parameter).
     pub(crate) fn from_index(n: u32) -> Result<Mode> {
         Mode::ALL.get(n as usize).copied().ok_or(EINVAL)
     }
+}
 
-    fn from_u32(v: u32) -> Mode {
-        Mode::ALL.get(v as usize).copied().unwrap_or(Mode::Stock)
+impl FromStr for Mode {
+    type Err = Error;
+
+    /// Parses a mode name (surrounding whitespace ignored).
+    fn from_str(s: &str) -> Result<Mode> {
+        let s = s.trim();
+        Mode::ALL.into_iter().find(|m| m.name() == s).ok_or(EINVAL)
     }
 }
 
-static MODE: Atomic<u32> = Atomic::new(Mode::Stock as u32);
-static KERNEL_FAULTS: Atomic<bool> = Atomic::new(true);
-
-/// The current mode. Read on every fault, so a plain relaxed load: a fault racing with a
-/// switch may take either path, and both are correct.
-#[inline]
-pub(crate) fn current() -> Mode {
-    Mode::from_u32(MODE.load(Relaxed))
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
-/// Switches mode.
-pub(crate) fn set(mode: Mode) {
-    MODE.store(mode as u32, Relaxed);
-}
-
-/// Whether `pervma` and `shadow` also serve kernel-mode uaccess faults.
-#[inline]
-pub(crate) fn kernel_faults() -> bool {
-    KERNEL_FAULTS.load(Relaxed)
-}
-
-/// Sets the `kernel_faults` knob.
-pub(crate) fn set_kernel_faults(on: bool) {
-    KERNEL_FAULTS.store(on, Relaxed);
+// For `pr_*!`, which format through `kernel::fmt`.
+impl kernel::fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }

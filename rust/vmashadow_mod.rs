@@ -20,8 +20,10 @@ use kernel::prelude::*;
 mod control;
 mod crash;
 mod hook;
+mod knobs;
 mod mode;
-mod rcu_maple;
+mod probation;
+mod rcu_box;
 mod shadow_index;
 mod stats;
 mod vmstat;
@@ -56,10 +58,20 @@ module! {
     },
 }
 
+/// The registered hook; dropping it unregisters it, after which no fault reaches this module
+/// and every index is gone.
+struct Hooked;
+
+impl Drop for Hooked {
+    fn drop(&mut self) {
+        hook::unregister();
+    }
+}
+
 #[pin_data]
 struct VmaShadow {
-    // Dropped first: after unregistering no fault reaches this module and every index is gone.
-    hook: hook::Registration,
+    // Dropped first.
+    hook: Hooked,
     #[pin]
     control: control::Control,
     crash: Option<Pin<KBox<crash::Trigger>>>,
@@ -72,21 +84,20 @@ impl kernel::InPlaceModule for VmaShadow {
                 let m = mode::Mode::from_index(module_parameters::mode.value()).inspect_err(|_| {
                     pr_err!("mode must be 0..3\n");
                 })?;
-                hook::set_index_cap(module_parameters::index_cap.value() as usize)
-                    .inspect_err(|_| pr_err!("index_cap must be 1..{}\n", hook::INDEX_CAP_MAX))?;
-                hook::set_admit_ms(module_parameters::admit_ms.value())
-                    .inspect_err(|_| pr_err!("admit_ms must be 0..{}\n", hook::ADMIT_MS_MAX))?;
-                mode::set_kernel_faults(module_parameters::kernel_faults.value());
+                knobs::set_index_cap(module_parameters::index_cap.value() as usize)
+                    .inspect_err(|_| pr_err!("index_cap must be 1..{}\n", knobs::INDEX_CAP_MAX))?;
+                knobs::set_admit_ms(module_parameters::admit_ms.value())
+                    .inspect_err(|_| pr_err!("admit_ms must be 0..{}\n", knobs::ADMIT_MS_MAX))?;
+                knobs::set_kernel_faults(module_parameters::kernel_faults.value());
                 stats::reset();
                 vmstat::reset()?;
-                hook::init();
-                let reg = hook::Registration::new(m)?;
+                hook::register(m)?;
                 pr_info!(
                     "loaded: mode {}, kernel_faults {}\n",
-                    m.name(),
-                    u8::from(mode::kernel_faults())
+                    m,
+                    u8::from(knobs::kernel_faults())
                 );
-                reg
+                Hooked
             },
             control <- control::Control::new(),
             crash: if module_parameters::crash_test.value() {

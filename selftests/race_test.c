@@ -458,7 +458,7 @@ TEST_F_TIMEOUT(index, thousand_short_lived_processes, 300)
  * splitting and rebalancing the index's nodes, then the process exits.
  * Modelled on the workload with which the 7.3 maple tree, with plain range
  * nodes, double-freed an index node (KASAN, in mt_free_walk(); see
- * rust/rcu_maple.rs). The bug is timing-dependent: this test is a guard
+ * kernel patch 0001). The bug is timing-dependent: this test is a guard
  * under KASAN, not a proof that it is gone.
  */
 static int churn_big_index(long extra, int ms)
