@@ -110,6 +110,16 @@ fn stats_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
             write!(f, " {}", stats::sum(m, e))?;
         }
         writeln!(f)?;
+        if e == Event::PerVma {
+            // The index's candidates are the core's to count (every one is a hit or a miss),
+            // so that a hit pays no counter of ours; only `shadow` offers any.
+            f.write_str("candidates")?;
+            for m in Mode::ALL {
+                let n = if m == Mode::Shadow { hits + misses } else { 0 };
+                write!(f, " {n}")?;
+            }
+            writeln!(f)?;
+        }
     }
     Ok(())
 }

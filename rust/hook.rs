@@ -187,16 +187,15 @@ unsafe impl FaultVmaHook for Shadow {
             }
             Mode::PerVma => (Answer::PerVma, Event::PerVma),
             Mode::Shadow => {
-                let hint = index_of(mm, rcu).and_then(|idx| idx.lookup(addr, rcu));
-                match hint {
+                if let Some(p) = index_of(mm, rcu).and_then(|idx| idx.lookup(addr, rcu)) {
+                    // Not counted here: the core counts every candidate it validates or
+                    // rejects (`fault_vma_hook_hit`/`_miss`), so a hit pays no counter.
+                    //
                     // SAFETY: The index only stores hints of `VmaHint::as_ptr()` (see `fill`).
-                    Some(p) => (
-                        Answer::Candidate(Some(unsafe { VmaHint::from_ptr(p) })),
-                        Event::Candidate,
-                    ),
-                    // No hint: the core takes the per-VMA path and tells `fill` what it found.
-                    None => (Answer::Candidate(None), Event::NoCandidate),
+                    return Answer::Candidate(Some(unsafe { VmaHint::from_ptr(p) }));
                 }
+                // No hint: the core takes the per-VMA path and tells `fill` what it found.
+                (Answer::Candidate(None), Event::NoCandidate)
             }
         };
         stats::inc(mode, event);

@@ -22,8 +22,6 @@ pub(crate) enum Event {
     Mmap,
     /// The hook sent the fault to the per-VMA path without a candidate (`pervma`).
     PerVma,
-    /// The index offered a candidate (`shadow`).
-    Candidate,
     /// The index had nothing for the address (`shadow`).
     NoCandidate,
     /// A VMA was found by the per-VMA path after the hook (a `fill` under the VMA lock).
@@ -48,12 +46,11 @@ pub(crate) enum Event {
 
 impl Event {
     /// Every event, in the order of the stats file.
-    pub(crate) const ALL: [Event; 15] = [
+    pub(crate) const ALL: [Event; 14] = [
         Event::KernelFault,
         Event::Passed,
         Event::Mmap,
         Event::PerVma,
-        Event::Candidate,
         Event::NoCandidate,
         Event::FillPerVma,
         Event::FillCareful,
@@ -73,7 +70,6 @@ impl Event {
             Event::Passed => "passed",
             Event::Mmap => "mmap",
             Event::PerVma => "pervma",
-            Event::Candidate => "candidates",
             Event::NoCandidate => "no_candidate",
             Event::FillPerVma => "fill_pervma",
             Event::FillCareful => "fill_careful",
