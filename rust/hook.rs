@@ -290,10 +290,13 @@ unsafe impl FaultVmaHook for Shadow {
     }
 }
 
-/// Prepares the module-global state and registers the hook in `mode`. Called once, from
-/// module init.
-pub(crate) fn register(mode: Mode) -> Result {
-    // SAFETY: Called once, from module init, before anything can take the locks.
+/// Prepares the module-global state and registers the hook in `mode`.
+///
+/// # Safety
+///
+/// Called once, before anything else in this file runs (module init).
+pub(crate) unsafe fn register(mode: Mode) -> Result {
+    // SAFETY: Called once, before anything can take the locks (the caller's contract).
     unsafe {
         REGISTRY.init();
         HOOK.init();
