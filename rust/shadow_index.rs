@@ -632,8 +632,7 @@ mod tests {
         }
         assert_eq!(idx.entries(), 120);
         assert_eq!(idx.clear(), 120);
-        // SAFETY: FFI call without preconditions; KUnit cases may sleep.
-        unsafe { bindings::rcu_barrier() };
+        rcu::rcu_barrier();
         assert_eq!(at(&idx, 0x100000), None);
         Ok(())
     }
