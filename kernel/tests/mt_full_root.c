@@ -2,7 +2,10 @@
 /*
  * Regression test for patch 0001 (maple_tree: fix freeing full range_64
  * nodes in RCU mode), built with the kernel's userspace maple tree harness
- * (tools/testing/radix-tree, ASan + UBSan) by scripts/test-maple-userland.sh.
+ * (tools/testing/radix-tree: ASan + UBSan natively, UBSan under qemu-user
+ * for a big-endian target) by scripts/test-maple-userland.sh. The patch's
+ * own test, check_rcu_free_full_nodes() in lib/test_maple_tree.c, runs in
+ * maple_leakcheck; this one shows each shape on its own.
  *
  *   mt_init_flags(&tree, MT_FLAGS_USE_RCU);
  *   store one-page ranges with one-page gaps, ascending, until the root
@@ -11,11 +14,12 @@
  *
  * Unfixed, mt_destroy_walk(free = false) strips the type bits from the
  * child pointers (mte_dead_leaves()), then mt_clear_meta() takes the 16th
- * child for metadata and zeroes the low 16 bits of its pointer, and
- * mt_free_walk() frees (child & ~0xffff): ASan reports a bad free, and the
- * "slot[15]" line shows the damage. With -c, the second bug: a lower
- * range_64 node with 15 children, whose metadata {end = 14} in slot 15
- * mt_free_walk() followed as a child (SEGV at 0xe).
+ * child for metadata and zeroes 16 bits of its pointer (the low ones on
+ * little-endian, where mt_free_walk() then frees (child & ~0xffff): ASan
+ * reports a bad free, and the "slot[15]" line shows the damage). With -c,
+ * the second bug: a lower range_64 node with 15 children, whose metadata
+ * {end = 14} in slot 15 mt_free_walk() followed as a child (SEGV at 0xe on
+ * little-endian, at 0x0e00000000000000 on big-endian).
  *
  *   mt_full_root        RCU, range_64 (the bug)
  *   mt_full_root -c     RCU, range_64, height >= 4 (the second bug)
@@ -116,7 +120,9 @@ int main(int argc, char **argv)
 		printf("root slot[%lu]: %p before destroy walk, %p after "
 		       "(expected %p: type bits stripped only)\n", last, before,
 		       sl[last], mte_to_node(before));
-		if ((void *)sl[last] != (void *)mte_to_node(before)) {
+		/* Slot 15 holds a child only if the root is full. */
+		if (root_end == last &&
+		    (void *)sl[last] != (void *)mte_to_node(before)) {
 			printf("FAIL: the destroy walk changed a child pointer\n");
 			return 1;
 		}
