@@ -79,6 +79,9 @@ build() {
 		(cd "$dir" && cp "${bins[@]}" "$cache/$arch.tmp/")
 		rm -rf "${cache:?}/$arch"
 		mv "$cache/$arch.tmp" "$cache/$arch"
+		# Binaries of old series or tests are only cache; keep a few.
+		# shellcheck disable=SC2012 # the names are hex keys
+		ls -dt "$VMS_CACHE"/maple-userland/*/ | tail -n +4 | xargs -r rm -rf
 	fi
 	make -s -C "$dir" clean >/dev/null 2>&1 || true
 	[ -x "$cache/$arch/maple_leakcheck" ]
