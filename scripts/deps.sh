@@ -20,8 +20,12 @@ esac
 APT_PKGS=(rustc-web rust-web-src clang-19 lld-19 llvm-19 libclang-19-dev
 	flex bison bc cpio libelf-dev libssl-dev kmod busybox-static
 	rust-web-clippy rustfmt-web rsync python3-venv xz-utils ca-certificates
-	liburcu-dev)
-BPO_PKGS=(qemu-system-x86)
+	liburcu-dev gcc-s390x-linux-gnu libc6-dev-s390x-cross)
+BPO_PKGS=(qemu-system-x86 qemu-user)
+# The maple tree's userspace tests also run big-endian: cross-built for s390x
+# (gcc-s390x-linux-gnu above) against Debian's s390x liburcu, under qemu-user.
+FOREIGN_ARCH=s390x
+FOREIGN_PKGS=("liburcu-dev:$FOREIGN_ARCH")
 # The bench report's (scripts/bench-report.py) Python packages, in $VMS_VENV,
 # pinned to versions with wheels for bookworm's Python 3.11.
 PY_PKGS=(numpy==2.4.6 scipy==1.17.1 pandas==2.3.3 matplotlib==3.11.2)
@@ -49,12 +53,19 @@ debian_mirror() {
 	echo "$uri"
 }
 
-# Add a suite (bookworm-backports, trixie-backports) on the same mirror.
+# Add a suite (bookworm-backports, trixie-backports) on the same mirror, for
+# the native architecture only: nothing foreign is installed from it, and its
+# foreign indices need not be downloaded (nor be in sync on the mirror).
 add_suite() {
 	local suite=$1 file=/etc/apt/sources.list.d/vmashadow-$1.sources
-	[ -f "$file" ] && return 1
+	if [ -f "$file" ]; then
+		grep -q '^Architectures:' "$file" && return 1
+		sed -i "/^Types:/a Architectures: $(dpkg --print-architecture)" "$file"
+		return 0
+	fi
 	cat >"$file" <<EOF
 Types: deb
+Architectures: $(dpkg --print-architecture)
 URIs: $(debian_mirror)
 Suites: $suite
 Components: main
@@ -76,6 +87,7 @@ if [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null; then
 	echo "vmashadow: this host is not Debian; install by hand:" >&2
 	echo "  Debian bookworm packages (or equivalents): ${APT_PKGS[*]}" >&2
 	echo "  from bookworm-backports: ${BPO_PKGS[*]} (QEMU >= 10)" >&2
+	echo "  for $FOREIGN_ARCH (dpkg --add-architecture): ${FOREIGN_PKGS[*]}" >&2
 	echo "  cargo install --locked bindgen-cli@$VMS_BINDGEN_VERSION" >&2
 	echo "  virtme-ng from PyPI in $VMS_VENV" >&2
 	exit 1
@@ -84,6 +96,9 @@ fi
 mkdir -p "$VMS_CACHE"
 need_apt=$(missing_pkgs "${APT_PKGS[@]}")
 need_bpo=$(missing_pkgs "${BPO_PKGS[@]}")
+need_foreign=$(missing_pkgs "${FOREIGN_PKGS[@]}")
+need_arch=0
+dpkg --print-foreign-architectures | grep -qx "$FOREIGN_ARCH" || need_arch=1
 need_bindgen=0
 "$VMS_BINDGEN" --version 2>/dev/null | grep -q "$VMS_BINDGEN_VERSION" || need_bindgen=1
 need_vng=0
@@ -105,36 +120,48 @@ EOF
 
 if [ "$check_only" = 1 ]; then
 	rc=0
-	[ -n "$need_apt$need_bpo" ] && { echo "missing packages: $need_apt $need_bpo"; rc=1; }
+	[ -n "$need_apt$need_bpo$need_foreign" ] &&
+		{ echo "missing packages:" ${need_apt:+"$need_apt"} ${need_bpo:+"$need_bpo"} ${need_foreign:+"$need_foreign"}; rc=1; }
+	[ "$need_arch" = 1 ] && { echo "dpkg architecture $FOREIGN_ARCH not added"; rc=1; }
 	[ "$need_bindgen" = 1 ] && { echo "missing bindgen $VMS_BINDGEN_VERSION"; rc=1; }
 	[ "$need_vng" = 1 ] && { echo "missing virtme-ng in $VMS_VENV"; rc=1; }
-	[ -n "$need_py" ] && { echo "missing in $VMS_VENV:" $need_py; rc=1; }
+	[ -n "$need_py" ] && { echo "missing in $VMS_VENV: $need_py"; rc=1; }
 	exit "$rc"
 fi
 
-[ "$(id -u)" = 0 ] || [ -z "$need_apt$need_bpo" ] ||
-	die "missing packages ($need_apt $need_bpo): run as root"
+[ "$(id -u)" = 0 ] || [ -z "$need_apt$need_bpo$need_foreign" ] ||
+	die "missing packages ($need_apt $need_bpo $need_foreign): run as root"
 
 updated=0
-add_suite bookworm-backports && updated=1 || true
-add_suite trixie-backports && updated=1 || true
+if add_suite bookworm-backports; then updated=1; fi
+if add_suite trixie-backports; then updated=1; fi
+if [ "$need_arch" = 1 ]; then
+	dpkg --add-architecture "$FOREIGN_ARCH"
+	updated=1
+fi
 
-if [ -n "$need_apt$need_bpo" ]; then
+if [ -n "$need_apt$need_bpo$need_foreign" ]; then
 	if [ "$updated" = 1 ] || [ ! -d /var/lib/apt/lists ] ||
-		[ -z "$(ls /var/lib/apt/lists/*backports* 2>/dev/null)" ]; then
+		[ -z "$(ls /var/lib/apt/lists/*backports* 2>/dev/null)" ] ||
+		[ -z "$(ls /var/lib/apt/lists/*_binary-"${FOREIGN_ARCH}"_Packages* 2>/dev/null)" ]; then
 		step "apt-get update" apt-get update -qq
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	if [ -n "$need_apt" ]; then
 		# shellcheck disable=SC2086
-		step "apt-get install $(echo $need_apt)" \
+		step "apt-get install ${need_apt//$'\n'/ }" \
 			apt-get install -y -qq --no-install-recommends $need_apt
 	fi
 	if [ -n "$need_bpo" ]; then
 		# shellcheck disable=SC2086
-		step "apt-get install -t bookworm-backports $(echo $need_bpo)" \
+		step "apt-get install -t bookworm-backports ${need_bpo//$'\n'/ }" \
 			apt-get install -y -qq --no-install-recommends \
 			-t bookworm-backports $need_bpo
+	fi
+	if [ -n "$need_foreign" ]; then
+		# shellcheck disable=SC2086
+		step "apt-get install ${need_foreign//$'\n'/ }" \
+			apt-get install -y -qq --no-install-recommends $need_foreign
 	fi
 fi
 
