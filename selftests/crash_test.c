@@ -9,8 +9,9 @@
  * mmap.
  *
  * It oopses the kernel on purpose, so it runs in a guest boot of its own
- * (scripts/guest-crash.sh), with the module loaded with crash_test=1, in
- * the style of LKDTM. The boot's splat check allows exactly these oopses.
+ * (scripts/guest-crash.sh), with vmashadow.ko loaded and the trigger of
+ * the test module vmashadow_crash.ko (crash/vmashadow_crash.c), in the
+ * style of LKDTM. The boot's splat check allows exactly these oopses.
  *
  * Also here, because it needs the same trigger: a kernel thread that
  * borrows the mm (kthread_use_mm()) never takes the lockless paths, so its
@@ -165,7 +166,7 @@ FIXTURE_SETUP(crash)
 	if (geteuid())
 		SKIP(return, "must be run as root");
 	if (access(TRIGGER, W_OK))
-		SKIP(return, "no " TRIGGER ": load vmashadow with crash_test=1");
+		SKIP(return, "no " TRIGGER ": load vmashadow_crash.ko");
 	ASSERT_EQ(0, vms_write("mode", vms_modes[variant->mode]));
 	ASSERT_EQ(0, vms_write("kernel_faults", "1"));
 	ASSERT_EQ(0, vms_write("reset", "1"));
