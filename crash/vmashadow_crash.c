@@ -79,7 +79,7 @@ static noinline unsigned char crash_read_user(const void __user *addr)
 	unsigned char v;
 
 	stac();
-	v = *(const volatile unsigned char __force *)addr;
+	v = READ_ONCE(*(const unsigned char __force *)addr);
 	clac();
 	return v;
 }
@@ -242,7 +242,8 @@ static int __init vmashadow_crash_init(void)
 		debugfs_remove(crash_dir);
 		return PTR_ERR(f);
 	}
-	pr_warn("test module loaded: /sys/kernel/debug/" CRASH_DIR "/trigger can oops the kernel on purpose\n");
+	pr_warn("test module loaded: /sys/kernel/debug/%s/trigger can oops the kernel on purpose\n",
+		CRASH_DIR);
 	return 0;
 }
 
