@@ -8,7 +8,7 @@
 #   make bench-compare A=DIR B=DIR   two bench results directories, B against A
 #   make deps      install what is missing (Debian packages, bindgen, virtme-ng)
 #   make kernel    build the kernel (FLAVOUR=debug|perf, default debug)
-#   make module    build vmashadow.ko against that kernel
+#   make module    build vmashadow.ko (and the crash test's module) against that kernel
 #   make selftests build the selftests
 #   make vm        interactive guest shell with the module available
 #   make lint      rustfmt + clippy, warnings are errors
@@ -80,4 +80,4 @@ check-splats-test:
 
 clean:
 	rm -rf build results
-	find rust shim -name '*.o' -o -name '*.cmd' -o -name '*.rmeta' | xargs -r rm -f
+	find rust shim crash -name '*.o' -o -name '*.cmd' -o -name '*.rmeta' | xargs -r rm -f

@@ -26,8 +26,7 @@ use kernel::{
     uaccess::UserSliceReader,
 };
 
-/// Reads one short token written to a knob (or the crash trigger). Longer writes are refused
-/// whole.
+/// Reads one short token written to a knob. Longer writes are refused whole.
 pub(crate) fn token<'b>(reader: &mut UserSliceReader, buf: &'b mut [u8; 32]) -> Result<&'b str> {
     let n = reader.len();
     if n == 0 || n > buf.len() {

@@ -18,7 +18,6 @@
 use kernel::prelude::*;
 
 mod control;
-mod crash;
 mod hook;
 mod knobs;
 mod mode;
@@ -51,10 +50,6 @@ module! {
             default: 10,
             description: "How long a VMA keeps missing before it is indexed, ms (0..10000)",
         },
-        crash_test: bool {
-            default: false,
-            description: "Test only: create the crash test's trigger (it can oops the kernel)",
-        },
     },
 }
 
@@ -74,7 +69,6 @@ struct VmaShadow {
     hook: Hooked,
     #[pin]
     control: control::Control,
-    crash: Option<Pin<KBox<crash::Trigger>>>,
 }
 
 impl kernel::InPlaceModule for VmaShadow {
@@ -101,12 +95,6 @@ impl kernel::InPlaceModule for VmaShadow {
                 Hooked
             },
             control <- control::Control::new(),
-            crash: if module_parameters::crash_test.value() {
-                pr_warn!("crash_test=1: the trigger can oops the kernel\n");
-                Some(KBox::pin_init(crash::Trigger::new(), GFP_KERNEL)?)
-            } else {
-                None
-            },
         }? Error)
     }
 }

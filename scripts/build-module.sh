@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build vmashadow.ko against the kernel of one flavour, with exactly that
-# kernel's toolchain. Outputs go to build/module-FLAVOUR/ (MO=), never into
-# the source tree. Prints the path of the .ko.
+# Build the modules against the kernel of one flavour, with exactly that
+# kernel's toolchain: vmashadow.ko and the crash test's vmashadow_crash.ko
+# (test only, it can oops the kernel). Outputs go to build/module-FLAVOUR/
+# (MO=), never into the source tree. Prints the path of vmashadow.ko on the
+# first line, of vmashadow_crash.ko on the second.
 #
 #   scripts/build-module.sh perf|debug [extra make args...]
 
@@ -21,5 +23,8 @@ mkdir -p "$mo"
 # shellcheck disable=SC2046
 make -s -C "$kdir" M="$VMS_TOP" MO="$mo" $(kernel_make_flags) "$@" modules >&2 ||
 	die "module build failed"
-[ -f "$mo/vmashadow.ko" ] || die "module build produced no vmashadow.ko"
+for m in vmashadow vmashadow_crash; do
+	[ -f "$mo/$m.ko" ] || die "module build produced no $m.ko"
+done
 echo "$mo/vmashadow.ko"
+echo "$mo/vmashadow_crash.ko"

@@ -19,7 +19,9 @@ latest=$VMS_TOP/results/test/latest
 
 step "dependencies" "$VMS_TOP/scripts/deps.sh"
 step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour" >/dev/null
-ko=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
+# vmashadow.ko, then the crash test's vmashadow_crash.ko (for the crash boot).
+mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
+{ read -r ko; read -r crash_ko; } <<<"$mods"
 tests=$(step "selftests" "$VMS_TOP/scripts/build-selftests.sh" "$flavour")
 
 mkdir -p "$res"
@@ -48,7 +50,7 @@ if [ "${CRASH:-1}" = 1 ]; then
 	t0=$(date +%s)
 	"$VMS_TOP/scripts/vm.sh" --flavour "$flavour" --timeout 900 \
 		--rwdir "$res" --console "$res/crash-console.log" \
-		--exec "$VMS_TOP/scripts/guest-crash.sh $res $ko $tests" >/dev/null 2>&1 || true
+		--exec "$VMS_TOP/scripts/guest-crash.sh $res $ko $crash_ko $tests" >/dev/null 2>&1 || true
 	log "crash boot done in $(($(date +%s) - t0))s"
 	crashlog=$res/crash-dmesg.log
 	[ -s "$crashlog" ] || crashlog=$res/crash-console.log

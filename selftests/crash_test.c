@@ -9,8 +9,9 @@
  * mmap.
  *
  * It oopses the kernel on purpose, so it runs in a guest boot of its own
- * (scripts/guest-crash.sh), with the module loaded with crash_test=1, in
- * the style of LKDTM. The boot's splat check allows exactly these oopses.
+ * (scripts/guest-crash.sh), with vmashadow.ko loaded and the trigger of
+ * the test module vmashadow_crash.ko (crash/vmashadow_crash.c), in the
+ * style of LKDTM. The boot's splat check allows exactly these oopses.
  *
  * Also here, because it needs the same trigger: a kernel thread that
  * borrows the mm (kthread_use_mm()) never takes the lockless paths, so its
@@ -29,17 +30,22 @@
 #define TRIGGER		"/sys/kernel/debug/vmashadow_crash/trigger"
 #define HOLD_MS		3000
 
-static int trigger(const char *cmd)
+static int trigger_n(const char *cmd, size_t len)
 {
 	int fd = open(TRIGGER, O_WRONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
-	n = write(fd, cmd, strlen(cmd));
+	n = write(fd, cmd, len);
 	n = n < 0 ? -errno : 0;
 	close(fd);
 	return n;
+}
+
+static int trigger(const char *cmd)
+{
+	return trigger_n(cmd, strlen(cmd));
 }
 
 /* How many times the kernel log says @what. */
@@ -146,6 +152,55 @@ static void *read_user(void *arg)
 	return NULL;
 }
 
+/*
+ * Bad commands fail with EINVAL and do nothing: none of these may oops (a
+ * kernel address must never reach the no-fixup read), hold the lock or
+ * start a thread. Runs first, before any oops.
+ */
+TEST(trigger_refuses_bad_input)
+{
+	static const char *const bad[] = {
+		"", " ", "\n", "hold", "read", "borrow", "jump 1", "hold 1 2",
+		"hold 0", "hold 10001", "hold -1", "hold 4294967297", "hold 1x",
+		"hold 0x10", "read 0", "read 0x0", "read 0x", "read -1", "read xyz",
+		"read ffffffffffffffff", "read 10000000000000000",
+		"read ffff888000000000", "read 0xffffffff81000000",
+		"borrow 0", "borrow ffff888000000000", "read 1000 1000",
+	};
+	char huge[64], help[64];
+	double t0;
+	int fd;
+	ssize_t n;
+
+	if (geteuid())
+		SKIP(return, "must be run as root");
+	if (access(TRIGGER, W_OK))
+		SKIP(return, "no " TRIGGER ": load vmashadow_crash.ko");
+	t0 = now();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-EINVAL, trigger(bad[i])) {
+			TH_LOG("'%s' accepted", bad[i]);
+		}
+	}
+	/* A NUL inside, and a write longer than 32 bytes, are refused whole. */
+	EXPECT_EQ(-EINVAL, trigger_n("hold 1\0junk", 11));
+	memset(huge, ' ', sizeof(huge));
+	memcpy(huge, "hold 1", 6);
+	EXPECT_EQ(-EINVAL, trigger_n(huge, sizeof(huge)));
+	/* Refused before any sleep: no hold of up to 10 s ran. */
+	EXPECT_LT(now() - t0, 5.0);
+	/* Reading it shows the commands. */
+	fd = open(TRIGGER, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	n = read(fd, help, sizeof(help) - 1);
+	close(fd);
+	ASSERT_GT(n, 0);
+	help[n] = '\0';
+	EXPECT_STREQ("hold MS | read ADDR | borrow ADDR\n", help);
+	/* And a good one still works. */
+	EXPECT_EQ(0, trigger("hold 1"));
+}
+
 FIXTURE(crash) {
 	long page;
 };
@@ -165,7 +220,7 @@ FIXTURE_SETUP(crash)
 	if (geteuid())
 		SKIP(return, "must be run as root");
 	if (access(TRIGGER, W_OK))
-		SKIP(return, "no " TRIGGER ": load vmashadow with crash_test=1");
+		SKIP(return, "no " TRIGGER ": load vmashadow_crash.ko");
 	ASSERT_EQ(0, vms_write("mode", vms_modes[variant->mode]));
 	ASSERT_EQ(0, vms_write("kernel_faults", "1"));
 	ASSERT_EQ(0, vms_write("reset", "1"));

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vmashadow module life cycle: load, unload, reload, and the debugfs
- * directory appearing and disappearing with the module.
+ * directory appearing and disappearing with the module (and no crash
+ * trigger in it).
  *
  * Every test leaves the module loaded or unloaded as it found it.
  */
@@ -53,6 +54,21 @@ TEST_F(module, debugfs_dir_follows_module)
 	ASSERT_TRUE(vms_is_dir(VMS_DEBUGFS));
 	ASSERT_EQ(0, vms_unload());
 	ASSERT_FALSE(vms_is_dir(VMS_DEBUGFS));
+}
+
+/*
+ * The crash test's trigger lives in the test module vmashadow_crash.ko,
+ * never in vmashadow.ko: not even with the parameter that once created it,
+ * which the kernel now ignores as unknown.
+ */
+TEST_F(module, no_crash_trigger)
+{
+	if (vms_is_dir("/sys/module/vmashadow_crash"))
+		SKIP(return, "vmashadow_crash is loaded");
+	ASSERT_EQ(0, vms_load("crash_test=1"));
+	ASSERT_TRUE(vms_is_dir(VMS_DEBUGFS));
+	EXPECT_FALSE(vms_is_dir("/sys/kernel/debug/vmashadow_crash"));
+	ASSERT_EQ(0, vms_unload());
 }
 
 /* Each load runs the KUnit suite, each unload waits for two grace periods. */
