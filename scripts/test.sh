@@ -50,7 +50,7 @@ if [ "${CRASH:-1}" = 1 ]; then
 	t0=$(date +%s)
 	"$VMS_TOP/scripts/vm.sh" --flavour "$flavour" --timeout 900 \
 		--rwdir "$res" --console "$res/crash-console.log" \
-		--exec "$VMS_TOP/scripts/guest-crash.sh $res $ko $crash_ko $tests" >/dev/null 2>&1 || true
+		--exec "$VMS_TOP/scripts/guest-crash.sh $res $ko $crash_ko $tests" >"$res/crash-vm.log" 2>&1 || true
 	log "crash boot done in $(($(date +%s) - t0))s"
 	crashlog=$res/crash-dmesg.log
 	[ -s "$crashlog" ] || crashlog=$res/crash-console.log
