@@ -6,8 +6,8 @@
 //! A VMA that lives for one burst of faults (mapped, touched, unmapped) should never prove hot
 //! and cost the writer neither a store nor a removal. The table is in front of the index's
 //! owner records: an array of words, each `(tag << 32) | tick`, at a slot chosen by the VMA's
-//! address. It needs no allocation and no lock; [`Probation::forget`] frees a VMA's slot
-//! when the VMA is freed. When a VMA's slot is held by another VMA's unexpired record, the
+//! address. It needs no allocation and no lock; a record goes when its VMA is admitted or,
+//! through [`Probation::forget`], freed. When a VMA's slot is held by another VMA's unexpired record, the
 //! table answers [`Stage::Busy`], and the index records the first miss as an owner record
 //! instead, so that a process missing on thousands of VMAs at once is not throttled by the
 //! table's size.
@@ -24,9 +24,6 @@ use kernel::{
 
 /// Slots in one table: 512 bytes, enough for the VMAs one process maps and unmaps at once.
 const SLOTS: usize = 64;
-
-/// A record this many admission delays old is from a VMA that stopped missing.
-const EXPIRE: u32 = 4;
 
 /// The time of a miss, in ticks (only differences count, modulo 2^32).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,19 +67,21 @@ impl Probation {
         }
         let (slot, tag) = self.slot(key);
         let word = slot.load(Relaxed);
-        let age = now.0.wrapping_sub(word as u32);
         if (word >> 32) as u32 == tag {
-            if age < after {
+            if now.0.wrapping_sub(word as u32) < after {
                 return Stage::Wait;
             }
             // Admitted: the slot is free for the next one.
             slot.store(0, Relaxed);
             return Stage::Admit;
         }
-        if word == 0 || age >= EXPIRE * after {
+        if word == 0 {
             slot.store((u64::from(tag) << 32) | u64::from(now.0), Relaxed);
             return Stage::Recorded;
         }
+        // Never displace another VMA's record, however old: that VMA may be hot but slow to
+        // come round (a process cycling through thousands of VMAs), and would lose its first
+        // miss for good. A record goes when its VMA is admitted or freed.
         Stage::Busy
     }
 
@@ -126,7 +125,7 @@ mod tests {
     }
 
     #[test]
-    fn a_held_slot_is_busy_until_admitted_freed_or_expired() {
+    fn a_held_slot_is_busy_until_admitted_or_freed() {
         let p = Probation::new();
         let a = 0xffff_8880_0000_1000;
         let b = same_slot(&p, a);
@@ -140,9 +139,7 @@ mod tests {
         assert_eq!(p.admit(a, Tick(7), 5), Stage::Busy);
         p.forget(b);
         assert_eq!(p.admit(a, Tick(8), 5), Stage::Recorded);
-        // A record that stopped missing long ago gives its slot up.
-        assert_eq!(p.admit(b, Tick(27), 5), Stage::Busy);
-        assert_eq!(p.admit(b, Tick(28), 5), Stage::Recorded);
-        assert_eq!(p.admit(b, Tick(33), 5), Stage::Admit);
+        // However old, another VMA's record keeps its slot.
+        assert_eq!(p.admit(b, Tick(1000), 5), Stage::Busy);
     }
 }
