@@ -108,7 +108,7 @@ ln -sfn "$(basename "$res")" "$latest"
 # second guest, a build) slows the runs it overlaps, in every mode alike.
 # Every 2 s: host time, CPUs busy outside this guest's QEMU, CPUs it used.
 host_load() {
-	local out=$1 tag=$2 hz prev_t= prev_busy= prev_ours= t busy ours pid
+	local out=$1 tag=$2 hz prev_t='' prev_busy='' prev_ours='' t busy ours pid
 	hz=$(getconf CLK_TCK)
 	while :; do
 		t=$(date +%s.%N)
@@ -147,7 +147,7 @@ if [ -n "$main_only" ]; then
 		true # the guest's own status is guest-rc
 	log "guest run done in $(($(date +%s) - t0))s"
 	# The guest writes the accelerator it sees ("accel:"); this is the host's.
-	echo "host accel: $(cat "$VMS_CACHE/last-accel" 2>/dev/null | tr a-z A-Z)" >>"$res/meta.txt"
+	echo "host accel: $(tr "[:lower:]" "[:upper:]" 2>/dev/null <"$VMS_CACHE/last-accel")" >>"$res/meta.txt"
 	guest_verdict "$res" || fail=1
 fi
 

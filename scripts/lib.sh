@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Common helpers for the vmashadow scripts. Source it, do not run it.
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the VMS_* settings are for the scripts sourcing this
 
 set -euo pipefail
 

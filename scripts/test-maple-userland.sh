@@ -34,7 +34,7 @@ echo "ok 1 mt_full_root builds with tools/testing/radix-tree"
 fail=0
 for i in "${!modes[@]}"; do
 	# ASan reports go to stderr and make the run exit non-zero.
-	if (cd "$dir" && ./mt_full_root ${modes[$i]}) >"$log" 2>&1 &&
+	if (cd "$dir" && ./mt_full_root ${modes[$i]:+"${modes[$i]}"}) >"$log" 2>&1 &&
 		grep -q "destroyed, no error" "$log"; then
 		echo "ok $((i + 2)) freed cleanly: ${names[$i]} # $(grep -m1 stores "$log")"
 	else
