@@ -63,16 +63,22 @@ step() {
 	log "$name done in $(($(date +%s) - t0))s"
 }
 
-# Print a few lines of a log as progress while a command writes it.
+# Run a command with its output in a log file, and print the log's last
+# line as progress while it runs (the log's tail if it fails).
 with_progress() {
-	local logfile=$1 pid rc
+	local logfile=$1 pid rc last t0=$SECONDS next=30
 	shift
 	"$@" >"$logfile" 2>&1 &
 	pid=$!
+	# Every 30 s the log's last line (never an empty "..." line); ends
+	# within a second of the command.
 	while kill -0 "$pid" 2>/dev/null; do
-		sleep 30
+		sleep 1
+		[ $((SECONDS - t0)) -ge "$next" ] || continue
+		next=$((next + 30))
 		kill -0 "$pid" 2>/dev/null || break
-		log "  ... $(tail -n 1 "$logfile" | cut -c1-100)"
+		last=$(tail -n 1 "$logfile" | tr -d '\r' | sed 's/^[[:space:]]*//' | cut -c1-100)
+		log "  ... $((SECONDS - t0))s: ${last:-nothing logged yet in $logfile}"
 	done
 	set +e
 	wait "$pid"
