@@ -91,6 +91,52 @@ with_progress() {
 	return "$rc"
 }
 
+# The cached answer of the KVM probe: per host and host kernel.
+kvm_probe_file() {
+	echo "$VMS_CACHE/kvm-probe-$(uname -r)-$(hostname)"
+}
+
+# Does KVM really run a guest here? /dev/kvm may exist and answer ioctls while
+# nested guests hang at "Booting from ROM": boot kernel $1 (a bzImage) to its
+# first message with a short timeout. The answer is cached per host.
+kvm_works() {
+	local probe ans=no out
+	probe=$(kvm_probe_file)
+	if [ ! -f "$probe" ]; then
+		mkdir -p "$VMS_CACHE"
+		# The console goes to a file, not to a pipe into grep: grep -q
+		# quitting early would fail the pipeline (pipefail) just when
+		# the kernel did boot. The guest panics (no root) and QEMU exits.
+		out=$(mktemp)
+		if [ -z "$(kvm_unusable)" ]; then
+			timeout -k 5 30 qemu-system-x86_64 -accel kvm -cpu host -m 256 \
+				-nographic -no-reboot -kernel "$1" \
+				-append "console=ttyS0 panic=-1 root=/dev/nonexistent" \
+				</dev/null >"$out" 2>/dev/null || true
+			grep -q 'Linux version' "$out" && ans=yes
+		fi
+		rm -f "$out"
+		echo "$ans" >"$probe"
+	fi
+	[ "$(cat "$probe")" = yes ]
+}
+
+# Why KVM cannot run a guest here, as far as is known without booting one
+# (or from the cached probe); empty if it may.
+kvm_unusable() {
+	local probe
+	probe=$(kvm_probe_file)
+	if [ ! -e /dev/kvm ]; then
+		echo "/dev/kvm does not exist (no KVM on this host: the kvm module is not loaded, or the CPU has no usable virtualization)"
+	elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+		echo "/dev/kvm is not readable and writable by $(id -un) (group kvm?)"
+	elif ! command -v qemu-system-x86_64 >/dev/null; then
+		echo "qemu-system-x86_64 is not installed (make deps)"
+	elif [ "$(cat "$probe" 2>/dev/null)" = no ]; then
+		echo "/dev/kvm is there but a guest does not boot under KVM on this host (a boot with -accel kvm printed nothing in 30 s, e.g. broken nested virtualization; cached in $probe, delete it to probe again)"
+	fi
+}
+
 kernel_make_flags() {
 	echo "LLVM=$VMS_LLVM RUSTC=$VMS_RUSTC BINDGEN=$VMS_BINDGEN"
 }
