@@ -16,9 +16,13 @@
 #   make help      this text
 #
 # VM options: CPUS=2 MEMORY=2G TIMEOUT=1800 KVM=auto|on|off
+# Test options: TESTS="module_test ..." (selftests) CRASH=1|0 (crash boot)
 # Bench options: R=8 (repetitions) SECONDS_PER_RUN=0.5 ONLY="churn ..." (scenarios)
 #   THREADS="1 2 4" (faulting threads) PATH_R=3 PATH_VMAS="1 256 4096"
 #   PATH_ADMIT_MS=0 (path bench)
+# Every variable is checked before anything is installed or built
+# (scripts/check-vars.sh): a bad value, or a variable no target reads, is
+# an error naming it and what it may be.
 
 FLAVOUR ?= debug
 S := scripts
@@ -39,6 +43,7 @@ bench:
 	@$(S)/bench.sh
 
 bench-compare:
+	@$(S)/check-vars.sh
 	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then \
 		echo "usage: make bench-compare A=DIR B=DIR (results directories of make bench, e.g. results/bench/20261129-201500)" >&2; \
 		exit 2; \
@@ -55,6 +60,7 @@ bench-compare:
 	"$(VMS_VENV)/bin/python" $(S)/bench-report.py --compare "$(A)" "$(B)"
 
 deps:
+	@$(S)/check-vars.sh
 	@$(S)/deps.sh
 
 kernel: deps

@@ -23,6 +23,9 @@ VMS_BINDGEN=$VMS_CARGO_HOME/bin/bindgen
 VMS_BINDGEN_VERSION=0.72.1
 VMS_VENV=$VMS_CACHE/venv
 
+# make bench's scenarios (ONLY picks some; scripts/guest-bench.sh runs them).
+VMS_SCENARIOS="contended uncontended kernel-faults latency scale churn page_fault1 page_fault2 page_fault3 pft procs path"
+
 VMS_T0=${VMS_T0:-$(date +%s)}
 export VMS_T0
 
