@@ -18,6 +18,8 @@ KVER_DEB_SHA256=${KVER_DEB_SHA256:-703e369ddd4cce971452f5a593ee55df3a5c10c83caf0
 # Toolchain (see shared/docs/toolchain.md).
 VMS_LLVM=-19
 VMS_RUSTC=/usr/bin/rustc
+# The kernel's minimum on x86 (scripts/min-tool-version.sh of Linux 7.3.4).
+VMS_RUSTC_MIN=1.85.0
 VMS_CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 VMS_BINDGEN=$VMS_CARGO_HOME/bin/bindgen
 VMS_BINDGEN_VERSION=0.72.1
