@@ -6,12 +6,15 @@
 #   make test      deps + debug kernel + module + selftests + VM run + splat check
 #   make bench     perf kernel + module + benches in one boot + the effect table
 #   make bench-compare A=DIR B=DIR   two bench results directories, B against A
-#   make deps      install what is missing (Debian packages, bindgen, virtme-ng)
+#   make deps      install what is missing (Debian 12/13 packages, bindgen, virtme-ng)
 #   make kernel    build the kernel (FLAVOUR=debug|perf, default debug)
 #   make module    build vmashadow.ko against that kernel
 #   make selftests build the selftests
 #   make vm        interactive guest shell with the module available
-#   make lint      rustfmt + clippy, warnings are errors
+#   make lint      shellcheck + pyflakes + make variables' checks, then
+#                  rustfmt + clippy; warnings are errors
+#   make lint-scripts  the scripts' part of make lint only (seconds, no kernel)
+#   make bench-report-test  the bench report's self-test
 #   make clean     remove the clone's outputs (not the cache)
 #   make help      this text
 #
@@ -29,7 +32,7 @@ S := scripts
 # The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all help test bench bench-compare deps kernel module selftests vm lint fmt clean check-splats-test
+.PHONY: all help test bench bench-compare deps kernel module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
 
 all: module
 
@@ -78,11 +81,18 @@ vm: module selftests
 lint: deps
 	@$(S)/lint.sh
 
+lint-scripts:
+	@$(S)/check-vars.sh
+	@$(S)/lint.sh --scripts
+
 fmt: deps
 	@$(S)/lint.sh --fix
 
 check-splats-test:
 	@$(S)/test-check-splats.sh
+
+bench-report-test: deps
+	@"$(VMS_VENV)/bin/python" $(S)/bench-report.py --self-test
 
 clean:
 	rm -rf build results
