@@ -68,10 +68,6 @@ RUST_CONFLICTS=(rustc cargo rustup rustc-mozilla cargo-mozilla)
 PY_PKGS=(numpy==2.4.6 scipy==1.17.1 pandas==2.3.3 matplotlib==3.11.2)
 VNG_PKG=virtme-ng==1.42
 
-os_field() {
-	sed -n "s/^$1=//p" /etc/os-release 2>/dev/null | tr -d '"' | head -n 1
-}
-
 installed() {
 	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed'
 }
@@ -90,30 +86,6 @@ missing_pkgs() {
 	printf '%s\n' "$@" | while read -r p; do
 		[[ "$ok" == *" $p "* ]] || echo "$p"
 	done
-}
-
-# "URI SUITE" of every enabled deb source, as apt itself parses them
-# (sources.list, *.list and deb822 *.sources alike), in their order. Read
-# once: it takes seconds.
-apt_sources_cache=
-apt_sources() {
-	if [ -z "$apt_sources_cache" ]; then
-		# shellcheck disable=SC2016 # apt's format fields, not shell
-		apt_sources_cache=$({ apt-get indextargets --no-release-info \
-			--format '$(SITE) $(RELEASE) $(TARGET_OF)' 2>/dev/null || true; } |
-			awk '$3 == "deb" && !seen[$1 " " $2]++ { print $1, $2 }')
-	fi
-	echo "$apt_sources_cache"
-}
-
-# The machine's own Debian mirror: the URI its sources use for the release
-# itself (never hard-coded).
-debian_mirror() {
-	local uri
-	apt_sources >/dev/null
-	uri=$(apt_sources | awk -v s="$codename" '$2 == s && $1 !~ /^cdrom:/ && !u { u = $1 } END { print u }')
-	[ -n "$uri" ] || die "cannot find the Debian mirror: no source for '$codename' in /etc/apt/sources.list or /etc/apt/sources.list.d/ (apt-get indextargets lists none)"
-	echo "$uri"
 }
 
 # Has the machine suite $1? Ours (added before) without asking apt.

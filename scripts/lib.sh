@@ -96,6 +96,36 @@ with_progress() {
 	return "$rc"
 }
 
+# A field of /etc/os-release (ID, VERSION_CODENAME, ...); empty if none.
+os_field() {
+	sed -n "s/^$1=//p" /etc/os-release 2>/dev/null | tr -d '"' | head -n 1
+}
+
+# "URI SUITE" of every enabled deb source, as apt itself parses them
+# (sources.list, *.list and deb822 *.sources alike), in their order. Read
+# once: it takes seconds.
+apt_sources_cache=
+apt_sources() {
+	if [ -z "$apt_sources_cache" ]; then
+		# shellcheck disable=SC2016 # apt's format fields, not shell
+		apt_sources_cache=$({ apt-get indextargets --no-release-info \
+			--format '$(SITE) $(RELEASE) $(TARGET_OF)' 2>/dev/null || true; } |
+			awk '$3 == "deb" && !seen[$1 " " $2]++ { print $1, $2 }')
+	fi
+	echo "$apt_sources_cache"
+}
+
+# The machine's own Debian mirror: the URI its sources use for the release
+# itself (never hard-coded).
+debian_mirror() {
+	local uri c
+	c=$(os_field VERSION_CODENAME)
+	apt_sources >/dev/null
+	uri=$(apt_sources | awk -v s="$c" '$2 == s && $1 !~ /^cdrom:/ && !u { u = $1 } END { print u }')
+	[ -n "$uri" ] || die "cannot find the Debian mirror: no source for '$c' in /etc/apt/sources.list or /etc/apt/sources.list.d/ (apt-get indextargets lists none)"
+	echo "$uri"
+}
+
 # The cached answer of the KVM probe: per host and host kernel.
 kvm_probe_file() {
 	echo "$VMS_CACHE/kvm-probe-$(uname -r)-$(hostname)"
