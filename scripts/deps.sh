@@ -15,15 +15,21 @@
 #   of the machine's own sources (one-line or deb822, read by apt itself);
 #   a suite the machine already has is not added again. Each is for the
 #   native architecture only (an Architectures: line, added to such a file
-#   written before without one): nothing foreign comes from these suites, and
-#   their foreign indices need not be in sync on the mirror (trixie-backports'
-#   s390x one was not, and failed apt-get update).
+#   written before without one): nothing foreign comes from these suites,
+#   and on a machine with foreign dpkg architectures (its own multiarch, or
+#   s390x added by an older deps.sh) their foreign indices need not be in
+#   sync on the mirror (trixie-backports' s390x one was not, and failed
+#   apt-get update).
 # - apt pins: on bookworm only, /etc/apt/preferences.d/vmashadow-trixie pins
 #   trixie-backports to -1, so nothing from trixie is ever installed there
 #   (scripts/fetch-kernel.sh only downloads the kernel source .deb).
-# - architectures: s390x (dpkg --add-architecture s390x), for
-#   liburcu-dev:s390x: the maple tree's userland tests also run big-endian,
-#   cross-built for s390x and run under qemu-user.
+# - no foreign dpkg architecture: the maple tree's userland tests also run
+#   big-endian, cross-built for s390x (gcc-s390x-linux-gnu,
+#   libc6-dev-s390x-cross) and run under qemu-user, against Debian's s390x
+#   liburcu, which scripts/fetch-urcu.sh downloads (verified) from the
+#   machine's mirror and unpacks into $VMASHADOW_CACHE/urcu-s390x/ (no
+#   root needed). If it cannot, this warns and goes on: those tests are
+#   then skipped.
 # - Debian packages: the lists below, installed with --no-install-recommends
 #   --no-remove (apt never removes a package of the machine's); apt-get
 #   update when something is to be installed.
@@ -58,9 +64,9 @@ APT_PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
 # userland tests.
 QEMU_PKGS=(qemu-system-x86 qemu-user)
 # The maple tree's userland tests also run big-endian: cross-built for s390x
-# (gcc-s390x-linux-gnu above) against Debian's s390x liburcu, under qemu-user.
-FOREIGN_ARCH=s390x
-FOREIGN_PKGS=("liburcu-dev:$FOREIGN_ARCH")
+# (gcc-s390x-linux-gnu above) against Debian's s390x liburcu (in the cache,
+# from scripts/fetch-urcu.sh), under qemu-user.
+BE_ARCH=s390x
 # Debian's packages that conflict with the -web Rust ones.
 RUST_CONFLICTS=(rustc cargo rustup rustc-mozilla cargo-mozilla)
 # The bench report's (scripts/bench-report.py) Python packages, in $VMS_VENV,
@@ -72,17 +78,14 @@ installed() {
 	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed'
 }
 
-# The packages of "$@" (NAME, or NAME:ARCH for a foreign one) not installed
+# The packages of "$@" not installed for the native architecture (or all)
 # (one dpkg-query for all: fast).
 missing_pkgs() {
 	local ok
 	# dpkg-query fails for a package it has never heard of: not an error.
-	# Installed as NAME:ARCH, and as NAME too for the native arch (or all).
 	ok=" $({ dpkg-query -W -f='${Package} ${Architecture} ${Status}\n' "$@" 2>/dev/null || true; } |
-		awk -v native="$native_arch" '$3 == "install" && $4 == "ok" && $5 == "installed" {
-			printf "%s:%s ", $1, $2
-			if ($2 == native || $2 == "all") printf "%s ", $1
-		}') "
+		awk -v native="$native_arch" '$3 == "install" && $4 == "ok" && $5 == "installed" &&
+			($2 == native || $2 == "all") { printf "%s ", $1 }') "
 	printf '%s\n' "$@" | while read -r p; do
 		[[ "$ok" == *" $p "* ]] || echo "$p"
 	done
@@ -180,14 +183,13 @@ other_host() {
 	req '[ -f /usr/include/gelf.h ]' "libelf headers (Debian: libelf-dev)"
 	req '[ -f /usr/include/openssl/ssl.h ]' "OpenSSL headers (Debian: libssl-dev)"
 	req '[ -f /usr/include/urcu.h ]' "liburcu headers (Debian: liburcu-dev)"
-	# The maple tree's userland tests, big-endian: cross-built for s390x.
-	req "command -v $FOREIGN_ARCH-linux-gnu-gcc" "$FOREIGN_ARCH-linux-gnu-gcc (Debian: gcc-s390x-linux-gnu)"
-	req "echo '#include <stdio.h>' | $FOREIGN_ARCH-linux-gnu-gcc -E -x c - -o /dev/null" \
-		"the $FOREIGN_ARCH C library for it (Debian: libc6-dev-s390x-cross)"
-	req "echo '#include <urcu.h>' | $FOREIGN_ARCH-linux-gnu-gcc -E -x c - -o /dev/null &&
-		[ \"\$($FOREIGN_ARCH-linux-gnu-gcc -print-file-name=liburcu.so)\" != liburcu.so ]" \
-		"liburcu for $FOREIGN_ARCH (Debian: ${FOREIGN_PKGS[*]}, after dpkg --add-architecture $FOREIGN_ARCH)"
-	req "command -v qemu-$FOREIGN_ARCH" "qemu-$FOREIGN_ARCH (Debian: qemu-user; on 12 from bookworm-backports)"
+	# The maple tree's userland tests, big-endian: cross-built for s390x
+	# (its liburcu is Debian's, from scripts/fetch-urcu.sh: on another
+	# system those tests are skipped).
+	req "command -v $BE_ARCH-linux-gnu-gcc" "$BE_ARCH-linux-gnu-gcc (Debian: gcc-s390x-linux-gnu)"
+	req "echo '#include <stdio.h>' | $BE_ARCH-linux-gnu-gcc -E -x c - -o /dev/null" \
+		"the $BE_ARCH C library for it (Debian: libc6-dev-s390x-cross)"
+	req "command -v qemu-$BE_ARCH" "qemu-$BE_ARCH (Debian: qemu-user; on 12 from bookworm-backports)"
 	v=$({ qemu-system-x86_64 --version 2>/dev/null || true; } | awk '/version/ { print $4; exit }')
 	if [ -z "$v" ] || ! version_ge "$v" 10; then
 		missing+=("qemu-system-x86_64 >= 10, found ${v:-none} (Debian 12: qemu-system-x86 from bookworm-backports)")
@@ -222,9 +224,7 @@ esac
 native_arch=$(dpkg --print-architecture)
 
 # What is missing. Reads only: fast, and needs no root.
-need_arch=()
-dpkg --print-foreign-architectures | grep -qx "$FOREIGN_ARCH" || need_arch=("$FOREIGN_ARCH")
-mapfile -t need_apt < <(missing_pkgs "${APT_PKGS[@]}" "${FOREIGN_PKGS[@]}")
+mapfile -t need_apt < <(missing_pkgs "${APT_PKGS[@]}")
 need_bpo=()
 if [ "$codename" = bookworm ]; then
 	# QEMU 10 from bookworm-backports: bookworm's own 7.2 does not do.
@@ -252,13 +252,24 @@ bindgen_ok || need_bindgen=1
 need_vng=0
 [ -x "$VMS_VENV/bin/vng" ] || need_vng=1
 mapfile -t need_py < <(missing_py "${PY_PKGS[@]}")
+# Not a failure if missing (the s390x tests are skipped): not in $todo.
+need_urcu=0
+"$VMS_TOP/scripts/fetch-urcu.sh" --cached >/dev/null 2>&1 || need_urcu=1
 
 indent() { sed 's/^/  /'; }
+
+# Debian's s390x liburcu into the cache (no root needed); a warning only
+# if it cannot be had.
+fetch_urcu() {
+	[ "$need_urcu" = 1 ] || return 0
+	step "$BE_ARCH liburcu (scripts/fetch-urcu.sh)" \
+		with_progress "$VMS_CACHE/urcu-fetch.log" "$VMS_TOP/scripts/fetch-urcu.sh" ||
+		log "warning: no $BE_ARCH liburcu ($(grep -m1 'error:' "$VMS_CACHE/urcu-fetch.log" 2>/dev/null | sed 's/^vmashadow: error: //')): the maple tree's big-endian tests will be skipped"
+}
 
 summary() {
 	[ ${#need_suites[@]} -eq 0 ] || echo "apt suites: ${need_suites[*]}"
 	[ ${#need_archline[@]} -eq 0 ] || echo "limit to $native_arch: ${need_archline[*]}"
-	[ ${#need_arch[@]} -eq 0 ] || echo "dpkg architecture: ${need_arch[*]}"
 	[ ${#need_apt[@]} -eq 0 ] || echo "Debian packages: ${need_apt[*]}"
 	[ ${#need_bpo[@]} -eq 0 ] || echo "from bookworm-backports: ${need_bpo[*]}"
 	[ "$need_bindgen" = 0 ] || echo "bindgen $VMS_BINDGEN_VERSION as $VMS_BINDGEN"
@@ -268,12 +279,15 @@ summary() {
 todo=$(summary)
 
 if [ "$check_only" = 1 ]; then
+	[ "$need_urcu" = 0 ] ||
+		echo "not yet in $VMS_CACHE (optional; make deps or the first maple tree test run fetches it): Debian's $BE_ARCH liburcu" >&2
 	[ -z "$todo" ] && exit 0
 	echo "missing on Debian $codename:"
 	indent <<<"$todo"
 	exit 1
 fi
 if [ -z "$todo" ]; then
+	mkdir -p "$VMS_CACHE" 2>/dev/null && [ -w "$VMS_CACHE" ] && fetch_urcu
 	log "dependencies present"
 	exit 0
 fi
@@ -297,10 +311,6 @@ done
 for f in "${need_archline[@]}"; do
 	sed -i "/^Types:/a Architectures: $native_arch" "$f"
 	log "limited $f to $native_arch"
-done
-for a in "${need_arch[@]}"; do
-	dpkg --add-architecture "$a"
-	log "added dpkg architecture $a"
 done
 
 if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_bpo[@]} -gt 0 ]; then
@@ -357,4 +367,5 @@ if [ "$need_vng" = 1 ] || [ ${#need_py[@]} -gt 0 ]; then
 		"$VMS_VENV/bin/pip" install "${pip_q[@]}" "${PY_PKGS[@]}"
 fi
 
+fetch_urcu
 log "dependencies present"
