@@ -264,7 +264,7 @@ fetch_urcu() {
 	[ "$need_urcu" = 1 ] || return 0
 	step "$BE_ARCH liburcu (scripts/fetch-urcu.sh)" \
 		with_progress "$VMS_CACHE/urcu-fetch.log" "$VMS_TOP/scripts/fetch-urcu.sh" ||
-		log "warning: no $BE_ARCH liburcu ($(grep -m1 'error:' "$VMS_CACHE/urcu-fetch.log" 2>/dev/null | sed 's/^vmashadow: error: //')): the maple tree's big-endian tests will be skipped"
+		log "warning: no $BE_ARCH liburcu ($({ grep -m1 'error:' "$VMS_CACHE/urcu-fetch.log" || tail -n 1 "$VMS_CACHE/urcu-fetch.log"; } 2>/dev/null | sed 's/^vmashadow: error: //')): the maple tree's big-endian tests will be skipped"
 }
 
 summary() {

@@ -59,7 +59,7 @@ if [ "${MAPLE_BE:-1}" = 1 ]; then
 	elif ! be_prefix=$(realpath -e "$("$BE_CC" -print-file-name=libc.so.6)" 2>/dev/null); then
 		be_skip="no C library for $BE_CC (libc6-dev-s390x-cross: scripts/deps.sh)"
 	elif ! be_sysroot=$("$VMS_TOP/scripts/fetch-urcu.sh" 2>"$out"); then
-		be_skip="no $BE_ARCH liburcu: $(grep -m1 'error:' "$out" | sed 's/^vmashadow: error: //')"
+		be_skip="no $BE_ARCH liburcu: $({ grep -m1 'error:' "$out" || tail -n 1 "$out"; } | sed 's/^vmashadow: error: //')"
 	fi
 	[ -n "$be_skip" ] || be_prefix=$(dirname "$(dirname "$be_prefix")")
 fi
