@@ -6,26 +6,33 @@
 #   make test      deps + debug kernel + module + selftests + VM run + splat check
 #   make bench     perf kernel + module + benches in one boot + the effect table
 #   make bench-compare A=DIR B=DIR   two bench results directories, B against A
-#   make deps      install what is missing (Debian packages, bindgen, virtme-ng)
+#   make deps      install what is missing (Debian 12/13 packages, bindgen, virtme-ng)
 #   make kernel    build the kernel (FLAVOUR=debug|perf, default debug)
 #   make module    build vmashadow.ko (and the crash test's module) against that kernel
 #   make selftests build the selftests
 #   make vm        interactive guest shell with the module available
-#   make lint      rustfmt + clippy, warnings are errors
+#   make lint      shellcheck + pyflakes + make variables' checks, then
+#                  rustfmt + clippy; warnings are errors
+#   make lint-scripts  the scripts' part of make lint only (seconds, no kernel)
+#   make bench-report-test  the bench report's self-test
 #   make clean     remove the clone's outputs (not the cache)
 #   make help      this text
 #
 # VM options: CPUS=2 MEMORY=2G TIMEOUT=1800 KVM=auto|on|off
+# Test options: TESTS="module_test ..." (selftests) CRASH=1|0 (crash boot)
 # Bench options: R=8 (repetitions) SECONDS_PER_RUN=0.5 ONLY="churn ..." (scenarios)
 #   THREADS="1 2 4" (faulting threads) PATH_R=3 PATH_VMAS="1 256 4096"
 #   PATH_ADMIT_MS=0 (path bench)
+# Every variable is checked before anything is installed or built
+# (scripts/check-vars.sh): a bad value, or a variable no target reads, is
+# an error naming it and what it may be.
 
 FLAVOUR ?= debug
 S := scripts
 # The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all help test bench bench-compare deps kernel module selftests vm lint fmt clean check-splats-test
+.PHONY: all help test bench bench-compare deps kernel module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
 
 all: module
 
@@ -39,6 +46,7 @@ bench:
 	@$(S)/bench.sh
 
 bench-compare:
+	@$(S)/check-vars.sh
 	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then \
 		echo "usage: make bench-compare A=DIR B=DIR (results directories of make bench, e.g. results/bench/20261129-201500)" >&2; \
 		exit 2; \
@@ -55,6 +63,7 @@ bench-compare:
 	"$(VMS_VENV)/bin/python" $(S)/bench-report.py --compare "$(A)" "$(B)"
 
 deps:
+	@$(S)/check-vars.sh
 	@$(S)/deps.sh
 
 kernel: deps
@@ -72,11 +81,18 @@ vm: module selftests
 lint: deps
 	@$(S)/lint.sh
 
+lint-scripts:
+	@$(S)/check-vars.sh
+	@$(S)/lint.sh --scripts
+
 fmt: deps
 	@$(S)/lint.sh --fix
 
 check-splats-test:
 	@$(S)/test-check-splats.sh
+
+bench-report-test: deps
+	@"$(VMS_VENV)/bin/python" $(S)/bench-report.py --self-test
 
 clean:
 	rm -rf build results

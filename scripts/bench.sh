@@ -31,38 +31,28 @@
 # 1-2 more. Repetitions are worth more than seconds here (the noise is the
 # host's, between runs, and the paired ratios need pairs), so the seconds
 # were halved before the repetitions were cut.
+# Every variable is checked before anything is built (scripts/check-vars.sh).
+"$VMS_TOP/scripts/check-vars.sh"
 reps=${R:-8}
 secs=${SECONDS_PER_RUN:-0.5}
-[[ "$reps" =~ ^[1-9][0-9]*$ ]] && [ "$reps" -le 100 ] || die "R must be 1..100 (got '$reps')"
-[[ "$secs" =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v s="$secs" 'BEGIN { exit !(s >= 0.01 && s <= 3600) }' ||
-	die "SECONDS_PER_RUN must be a number of seconds, 0.01..3600 (got '$secs')"
-all_scenarios="contended uncontended kernel-faults latency scale churn page_fault1 page_fault2 page_fault3 pft procs path"
-only=${ONLY:-$all_scenarios}
-main_only='' run_path=0
-for s in $only; do
-	[[ " $all_scenarios " == *" $s "* ]] ||
-		die "ONLY: unknown scenario '$s' (known: $all_scenarios)"
+only=${ONLY:-$VMS_SCENARIOS}
+read -ra olist <<<"${only//,/ }"
+main=() run_path=0
+for s in "${olist[@]}"; do
 	if [ "$s" = path ]; then
 		run_path=1
 	else
-		main_only+="$s "
+		main+=("$s")
 	fi
 done
-[ -n "$(echo $only)" ] || die "ONLY names no scenario (known: $all_scenarios)"
-main_only=$(echo $main_only | tr ' ' ,)
-# Faulting thread counts, space- or comma-separated; checked here, before
-# anything is built. Empty: the guest's defaults (see guest-bench.sh).
+main_only=$(IFS=,; echo "${main[*]}")
+# Faulting thread counts, space- or comma-separated. Empty: the guest's
+# defaults (see guest-bench.sh).
 threads=${THREADS:-}
 read -ra tlist <<<"${threads//,/ }"
-for t in "${tlist[@]}"; do
-	[[ "$t" =~ ^[1-9][0-9]{0,3}$ ]] && [ "$t" -le 1024 ] ||
-		die "THREADS: '$t' is not a thread count (positive integers up to 1024, e.g. THREADS=\"1 2 4\")"
-done
 threads=$(IFS=,; echo "${tlist[*]}")
 threads=${threads:--}
 path_reps=${PATH_R:-3}
-[[ "$path_reps" =~ ^[1-9][0-9]*$ ]] && [ "$path_reps" -le 100 ] ||
-	die "PATH_R must be 1..100 (got '$path_reps')"
 # The path bench's "other VMAs" counts. 65536 is not in the default: under
 # TCG with -icount setting up and tearing down 131073 VMAs costs ~20 s for
 # each of the 15 processes (3 repetitions x 5 modes), 5 minutes in all;
@@ -72,14 +62,7 @@ path_vmas=${PATH_VMAS:-1 256 4096}
 # VMA indexed at its first miss; 10, the module's default, shows what
 # admission saves newvma and churn).
 path_admit=${PATH_ADMIT_MS:-0}
-[[ "$path_admit" =~ ^[0-9]+$ ]] && [ "$path_admit" -le 10000 ] ||
-	die "PATH_ADMIT_MS must be 0..10000 (got '$path_admit')"
 read -ra klist <<<"${path_vmas//,/ }"
-for k in "${klist[@]}"; do
-	[[ "$k" =~ ^[0-9]{1,5}$ ]] && [ "$k" -le 65536 ] ||
-		die "PATH_VMAS: '$k' is not a VMA count 0..65536 (e.g. PATH_VMAS=\"1 256 4096 65536\")"
-done
-[ ${#klist[@]} -gt 0 ] || [ "$run_path" = 0 ] || die "PATH_VMAS names no VMA count"
 path_vmas=$(IFS=,; echo "${klist[*]}")
 
 flavour=perf
@@ -110,7 +93,7 @@ ln -sfn "$(basename "$res")" "$latest"
 # second guest, a build) slows the runs it overlaps, in every mode alike.
 # Every 2 s: host time, CPUs busy outside this guest's QEMU, CPUs it used.
 host_load() {
-	local out=$1 tag=$2 hz prev_t= prev_busy= prev_ours= t busy ours pid
+	local out=$1 tag=$2 hz prev_t='' prev_busy='' prev_ours='' t busy ours pid
 	hz=$(getconf CLK_TCK)
 	while :; do
 		t=$(date +%s.%N)
@@ -149,7 +132,7 @@ if [ -n "$main_only" ]; then
 		true # the guest's own status is guest-rc
 	log "guest run done in $(($(date +%s) - t0))s"
 	# The guest writes the accelerator it sees ("accel:"); this is the host's.
-	echo "host accel: $(cat "$VMS_CACHE/last-accel" 2>/dev/null | tr a-z A-Z)" >>"$res/meta.txt"
+	echo "host accel: $(tr "[:lower:]" "[:upper:]" 2>/dev/null <"$VMS_CACHE/last-accel")" >>"$res/meta.txt"
 	guest_verdict "$res" || fail=1
 fi
 

@@ -31,7 +31,7 @@ cp "$src"/tools/testing/selftests/kselftest/{runner.sh,ktap_helpers.sh,prefix.pl
 make -s -C "$VMS_TOP/selftests" KSRC="$src" KBUILD="$kdir" OUTPUT="$coll" \
 	COLLECTION=vmashadow emit_tests | sed -n 's/^vmashadow://p' >"$coll/tests.list"
 [ -s "$coll/tests.list" ] || die "no selftests listed"
-for t in $(cat "$coll/tests.list"); do
-	[ -x "$coll/$t" ] || cp "$VMS_TOP/selftests/$t" "$coll/$t"
-done
+while read -r t; do
+	[ -z "$t" ] || [ -x "$coll/$t" ] || cp "$VMS_TOP/selftests/$t" "$coll/$t"
+done <"$coll/tests.list"
 echo "$out"

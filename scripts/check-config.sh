@@ -14,13 +14,14 @@ shift
 
 bad=0
 for frag in "$@"; do
+	name=$(basename "$frag")
 	while IFS= read -r line; do
 		case "$line" in
 		CONFIG_*=*)
 			opt=${line%%=*}
 			if ! grep -qxF "$line" "$config"; then
 				got=$(grep -E "^$opt=|^# $opt is not set" "$config" || echo "absent")
-				echo "config: $line did not take (got: $got) [$(basename "$frag")]" >&2
+				echo "config: $line did not take (got: $got) [$name]" >&2
 				bad=1
 			fi
 			;;
@@ -28,7 +29,7 @@ for frag in "$@"; do
 			opt=${line#\# }
 			opt=${opt%% *}
 			if grep -qE "^$opt=[ym]" "$config"; then
-				echo "config: $opt should be off but is on [$(basename "$frag")]" >&2
+				echo "config: $opt should be off but is on [$name]" >&2
 				bad=1
 			fi
 			;;

@@ -31,7 +31,7 @@ if [ ! -f "$pristine/.unpacked" ]; then
 			log "WARNING: falling back to $version (not the tested version)"
 			(cd "$dl" && apt-get download -q "$KVER_PKG=$version") ||
 				die "cannot download $KVER_PKG=$version"
-			deb=$(ls "$dl"/"${KVER_PKG}"_*_all.deb | sort -V | tail -n 1)
+			deb=$(printf '%s\n' "$dl/${KVER_PKG}"_*_all.deb | sort -V | tail -n 1)
 			KVER_DEB_SHA256=
 		fi
 	fi
@@ -64,6 +64,7 @@ if [ ! -f "$src/.patched" ]; then
 	mv "$src.tmp" "$src"
 	touch "$src/.patched"
 	# Old patched trees are only cache; keep the newest few.
+	# shellcheck disable=SC2012 # ls -t sorts by age; the names are hashes
 	ls -dt "$VMS_CACHE"/src/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
 fi
 

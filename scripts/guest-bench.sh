@@ -53,7 +53,8 @@ if [ "$threads_arg" = - ]; then
 else
 	fault_threads=${threads_arg//,/ }
 fi
-fault_threads=$(printf '%s\n' $fault_threads | sort -n -u | tr '\n' ' ')
+read -ra ft <<<"$fault_threads"
+fault_threads=$(printf '%s\n' "${ft[@]}" | sort -n -u | tr '\n' ' ')
 fault_threads=${fault_threads% }
 tmax=${fault_threads##* }
 # latency: where it shows, most faulters (2*vCPUs by default).
@@ -94,7 +95,7 @@ pft_mb=16
 	echo "modes: ${modes[*]}"
 	# The bench program's, and the wrapper's own latency ("contended --latency").
 	echo "scenarios: $("$bench" --list | sed 's/^kernel-faults$/kernel-faults\nlatency/' | tr '\n' ' ' | sed 's/ $//')"
-	echo "selected: $(echo ${only//,/ })"
+	echo "selected: $(xargs <<<"${only//,/ }")"
 	echo "threads: $fault_threads (latency: $lat_threads; scale: $scale_threads; page_fault*, pft: $community_threads)"
 	echo "page_fault mb: $(wis_mb "${community_threads##* }") per task at ${community_threads##* } tasks (will-it-scale: 128)"
 	echo "pft mb: $pft_mb"

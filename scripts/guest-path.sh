@@ -120,7 +120,7 @@ run_one() {
 	[ "$mode" = none ] || sed "s/^/STATS mode=$mode /" "$dbg/stats"
 }
 
-nk=$(echo $vmas_list | wc -w)
+nk=$(wc -w <<<"$vmas_list")
 total=$((reps * nk * (1 + ${#modes[@]})))
 done_runs=0
 for rep in $(seq 1 "$reps"); do

@@ -45,7 +45,9 @@ progs=()
 if [ $# -gt 0 ]; then
 	for t in "$@"; do progs+=("./$t"); done
 else
-	for t in $(cat tests.list); do progs+=("./$t"); done
+	while read -r t; do
+		[ -z "$t" ] || progs+=("./$t")
+	done <tests.list
 fi
 
 # The kselftest runner, as run_kselftest.sh uses it (it reads

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Common helpers for the vmashadow scripts. Source it, do not run it.
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the VMS_* settings are for the scripts sourcing this
 
 set -euo pipefail
 
@@ -16,10 +18,15 @@ KVER_DEB_SHA256=${KVER_DEB_SHA256:-703e369ddd4cce971452f5a593ee55df3a5c10c83caf0
 # Toolchain (see shared/docs/toolchain.md).
 VMS_LLVM=-19
 VMS_RUSTC=/usr/bin/rustc
+# The kernel's minimum on x86 (scripts/min-tool-version.sh of Linux 7.3.4).
+VMS_RUSTC_MIN=1.85.0
 VMS_CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 VMS_BINDGEN=$VMS_CARGO_HOME/bin/bindgen
 VMS_BINDGEN_VERSION=0.72.1
 VMS_VENV=$VMS_CACHE/venv
+
+# make bench's scenarios (ONLY picks some; scripts/guest-bench.sh runs them).
+VMS_SCENARIOS="contended uncontended kernel-faults latency scale churn page_fault1 page_fault2 page_fault3 pft procs path"
 
 VMS_T0=${VMS_T0:-$(date +%s)}
 export VMS_T0
@@ -61,16 +68,22 @@ step() {
 	log "$name done in $(($(date +%s) - t0))s"
 }
 
-# Print a few lines of a log as progress while a command writes it.
+# Run a command with its output in a log file, and print the log's last
+# line as progress while it runs (the log's tail if it fails).
 with_progress() {
-	local logfile=$1 pid rc
+	local logfile=$1 pid rc last t0=$SECONDS next=30
 	shift
 	"$@" >"$logfile" 2>&1 &
 	pid=$!
+	# Every 30 s the log's last line (never an empty "..." line); ends
+	# within a second of the command.
 	while kill -0 "$pid" 2>/dev/null; do
-		sleep 30
+		sleep 1
+		[ $((SECONDS - t0)) -ge "$next" ] || continue
+		next=$((next + 30))
 		kill -0 "$pid" 2>/dev/null || break
-		log "  ... $(tail -n 1 "$logfile" | cut -c1-100)"
+		last=$(tail -n 1 "$logfile" | tr -d '\r' | sed 's/^[[:space:]]*//' | cut -c1-100)
+		log "  ... $((SECONDS - t0))s: ${last:-nothing logged yet in $logfile}"
 	done
 	set +e
 	wait "$pid"
@@ -81,6 +94,82 @@ with_progress() {
 		log "see $logfile"
 	fi
 	return "$rc"
+}
+
+# A field of /etc/os-release (ID, VERSION_CODENAME, ...); empty if none.
+os_field() {
+	sed -n "s/^$1=//p" /etc/os-release 2>/dev/null | tr -d '"' | head -n 1
+}
+
+# "URI SUITE" of every enabled deb source, as apt itself parses them
+# (sources.list, *.list and deb822 *.sources alike), in their order. Read
+# once: it takes seconds.
+apt_sources_cache=
+apt_sources() {
+	if [ -z "$apt_sources_cache" ]; then
+		# shellcheck disable=SC2016 # apt's format fields, not shell
+		apt_sources_cache=$({ apt-get indextargets --no-release-info \
+			--format '$(SITE) $(RELEASE) $(TARGET_OF)' 2>/dev/null || true; } |
+			awk '$3 == "deb" && !seen[$1 " " $2]++ { print $1, $2 }')
+	fi
+	echo "$apt_sources_cache"
+}
+
+# The machine's own Debian mirror: the URI its sources use for the release
+# itself (never hard-coded).
+debian_mirror() {
+	local uri c
+	c=$(os_field VERSION_CODENAME)
+	apt_sources >/dev/null
+	uri=$(apt_sources | awk -v s="$c" '$2 == s && $1 !~ /^cdrom:/ && !u { u = $1 } END { print u }')
+	[ -n "$uri" ] || die "cannot find the Debian mirror: no source for '$c' in /etc/apt/sources.list or /etc/apt/sources.list.d/ (apt-get indextargets lists none)"
+	echo "$uri"
+}
+
+# The cached answer of the KVM probe: per host and host kernel.
+kvm_probe_file() {
+	echo "$VMS_CACHE/kvm-probe-$(uname -r)-$(hostname)"
+}
+
+# Does KVM really run a guest here? /dev/kvm may exist and answer ioctls while
+# nested guests hang at "Booting from ROM": boot kernel $1 (a bzImage) to its
+# first message with a short timeout. The answer is cached per host.
+kvm_works() {
+	local probe ans=no out
+	probe=$(kvm_probe_file)
+	if [ ! -f "$probe" ]; then
+		mkdir -p "$VMS_CACHE"
+		# The console goes to a file, not to a pipe into grep: grep -q
+		# quitting early would fail the pipeline (pipefail) just when
+		# the kernel did boot. The guest panics (no root) and QEMU exits.
+		out=$(mktemp)
+		if [ -z "$(kvm_unusable)" ]; then
+			timeout -k 5 30 qemu-system-x86_64 -accel kvm -cpu host -m 256 \
+				-nographic -no-reboot -kernel "$1" \
+				-append "console=ttyS0 panic=-1 root=/dev/nonexistent" \
+				</dev/null >"$out" 2>/dev/null || true
+			grep -q 'Linux version' "$out" && ans=yes
+		fi
+		rm -f "$out"
+		echo "$ans" >"$probe"
+	fi
+	[ "$(cat "$probe")" = yes ]
+}
+
+# Why KVM cannot run a guest here, as far as is known without booting one
+# (or from the cached probe); empty if it may.
+kvm_unusable() {
+	local probe
+	probe=$(kvm_probe_file)
+	if [ ! -e /dev/kvm ]; then
+		echo "/dev/kvm does not exist (no KVM on this host: the kvm module is not loaded, or the CPU has no usable virtualization)"
+	elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+		echo "/dev/kvm is not readable and writable by $(id -un) (group kvm?)"
+	elif ! command -v qemu-system-x86_64 >/dev/null; then
+		echo "qemu-system-x86_64 is not installed (make deps)"
+	elif [ "$(cat "$probe" 2>/dev/null)" = no ]; then
+		echo "/dev/kvm is there but a guest does not boot under KVM on this host (a boot with -accel kvm printed nothing in 30 s, e.g. broken nested virtualization; cached in $probe, delete it to probe again)"
+	fi
 }
 
 kernel_make_flags() {

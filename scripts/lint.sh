@@ -1,26 +1,77 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
+# The scripts: shellcheck on every bash script (settings in .shellcheckrc),
+# pyflakes on every Python script, and the make variables' checks
+# (scripts/test-check-vars.sh); seconds, no kernel needed. Then the module:
 # rustfmt (the kernel's .rustfmt.toml) and clippy (the kernel's CLIPPY=1
-# build, warnings as errors) on the module.
+# build, warnings as errors), which need the debug kernel.
 #
-#   scripts/lint.sh         check
-#   scripts/lint.sh --fix   reformat in place
+#   scripts/lint.sh            check all
+#   scripts/lint.sh --scripts  check the scripts only
+#   scripts/lint.sh --fix      reformat the module in place
 
 . "$(dirname "$0")/lib.sh"
 
-fix=0
+mode=all
 case "${1:-}" in
 "") ;;
---fix) fix=1 ;;
-*) die "usage: $0 [--fix]" ;;
+--scripts) mode=scripts ;;
+--fix) mode=fix ;;
+*) die "usage: $0 [--scripts|--fix]" ;;
 esac
+[ $# -le 1 ] || die "usage: $0 [--scripts|--fix]"
+
+# The clone's files (tracked, and new ones not ignored) whose name or first
+# line says bash or sh ($1 = sh), or python ($1 = py).
+files_of() {
+	local f first
+	(cd "$VMS_TOP" && { git ls-files -co --exclude-standard 2>/dev/null ||
+		find . -type f -not -path './.git/*' -printf '%P\n'; }) |
+		while IFS= read -r f; do
+			[ -f "$VMS_TOP/$f" ] || continue
+			case "$1:$f" in
+			sh:*.sh | py:*.py) echo "$f"; continue ;;
+			esac
+			IFS= read -r first <"$VMS_TOP/$f" 2>/dev/null || continue
+			case "$1:$first" in
+			sh:'#!'*bash* | sh:'#!'*/sh | sh:'#!'*' sh' | py:'#!'*python*) echo "$f" ;;
+			esac
+		done
+}
+
+lint_scripts() {
+	local sh py pyflakes t0=$SECONDS
+	command -v shellcheck >/dev/null || die "shellcheck missing (make deps)"
+	pyflakes=$(command -v pyflakes3 || command -v pyflakes) ||
+		die "pyflakes missing (make deps)"
+	mapfile -t sh < <(files_of sh)
+	mapfile -t py < <(files_of py)
+	# Two at a time: seconds rather than tens of seconds.
+	(cd "$VMS_TOP" && printf '%s\0' "${sh[@]}" |
+		xargs -0 -n 3 -P "$(nproc)" shellcheck) ||
+		die "shellcheck: fix the findings above (or disable one with a reason)"
+	log "shellcheck clean (${#sh[@]} scripts)"
+	(cd "$VMS_TOP" && "$pyflakes" "${py[@]}") || die "pyflakes: fix the findings above"
+	log "pyflakes clean (${#py[@]} scripts)"
+	"$VMS_TOP/scripts/test-check-vars.sh" >"$VMS_TOP/build/check-vars-tap.log" 2>&1 || {
+		grep -v '^ok ' "$VMS_TOP/build/check-vars-tap.log" >&2
+		die "make variables' checks failed (build/check-vars-tap.log)"
+	}
+	log "make variables' checks pass ($(grep -c '^ok ' "$VMS_TOP/build/check-vars-tap.log") cases) in $((SECONDS - t0))s"
+}
+
+if [ "$mode" != fix ]; then
+	mkdir -p "$VMS_TOP/build"
+	lint_scripts
+	[ "$mode" = all ] || exit 0
+fi
 
 src=$("$VMS_TOP/scripts/fetch-kernel.sh")
 # Debian's rustfmt-web matches the kernel's rustc; never rustup's.
 rustfmt=/usr/bin/rustfmt
 fmt_args=(--config-path "$src/.rustfmt.toml" --edition 2021)
-if [ "$fix" = 1 ]; then
+if [ "$mode" = fix ]; then
 	"$rustfmt" "${fmt_args[@]}" "$VMS_TOP"/rust/*.rs
 	exit 0
 fi
@@ -32,11 +83,14 @@ kdir=$("$VMS_TOP/scripts/build-kernel.sh" debug)
 mo=$VMS_TOP/build/lint
 rm -rf "$mo"
 mkdir -p "$mo"
+set +e
 # shellcheck disable=SC2046
 make -s -C "$kdir" M="$VMS_TOP" MO="$mo" $(kernel_make_flags) \
 	CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver KRUSTFLAGS="-Dwarnings" \
 	modules 2>&1 | tee "$mo/clippy.log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || die "clippy build failed"
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" -eq 0 ] || die "clippy build failed"
 if grep -qE '^(warning|error)' "$mo/clippy.log"; then
 	die "clippy reported warnings"
 fi

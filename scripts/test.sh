@@ -7,11 +7,15 @@
 # Exit status is non-zero on any failure or splat.
 #
 # Environment: CPUS, MEMORY, TIMEOUT, KVM (see scripts/vm.sh), TESTS="a b"
-# to run only some selftests.
+# to run only some selftests, CRASH=0 to skip the crash boot; all checked
+# by scripts/check-vars.sh first.
 
 . "$(dirname "$0")/lib.sh"
 
 [ $# -eq 0 ] || die "usage: $0 (options come from the environment)"
+# Every variable is checked before anything is built (scripts/check-vars.sh).
+"$VMS_TOP/scripts/check-vars.sh"
+only_tests=${TESTS:-} # space- or comma-separated
 
 flavour=debug
 res=$VMS_TOP/results/test/$(date +%Y%m%d-%H%M%S)
@@ -30,6 +34,8 @@ ln -sfn "$(basename "$res")" "$latest"
 # Host-side tests first: they are cheap and the VM result depends on them.
 "$VMS_TOP/scripts/test-check-splats.sh" >"$res/host-tap.log" 2>&1 ||
 	log "splat checker self-test FAILED (see $res/host-tap.log)"
+"$VMS_TOP/scripts/test-check-vars.sh" >"$res/vars-tap.log" 2>&1 ||
+	log "make variables' checks FAILED (see $res/vars-tap.log)"
 step "tools/testing/vma" "$VMS_TOP/scripts/test-vma-userland.sh" >"$res/vma-tap.log" ||
 	log "tools/testing/vma FAILED (see $res/vma-tap.log)"
 step "maple tree fix (userland)" "$VMS_TOP/scripts/test-maple-userland.sh" >"$res/maple-tap.log" ||
@@ -41,7 +47,7 @@ step "maple tree fix (userland)" "$VMS_TOP/scripts/test-maple-userland.sh" >"$re
 t0=$(date +%s)
 "$VMS_TOP/scripts/vm.sh" --flavour "$flavour" \
 	--rwdir "$res" --console "$res/console.log" \
-	--exec "$VMS_TOP/scripts/guest-run.sh $res $ko $tests ${TESTS:-}" || true
+	--exec "$VMS_TOP/scripts/guest-run.sh $res $ko $tests ${only_tests//,/ }" || true
 log "guest run done in $(($(date +%s) - t0))s"
 
 # The crash test oopses the kernel on purpose: a boot of its own, whose log
@@ -85,7 +91,7 @@ guest_verdict "$res" || fail=1
 		echo "ok 2 guest kernel log free of splats"
 } >"$res/run-tap.log"
 touch "$res/tap.log" "$res/kunit.log"
-taps=("$res/host-tap.log" "$res/vma-tap.log" "$res/maple-tap.log" "$res/run-tap.log" "$res/kunit.log" "$res/tap.log")
+taps=("$res/host-tap.log" "$res/vars-tap.log" "$res/vma-tap.log" "$res/maple-tap.log" "$res/run-tap.log" "$res/kunit.log" "$res/tap.log")
 [ -f "$res/crash-run-tap.log" ] && taps+=("$res/crash-run-tap.log" "$res/crash-tap.log")
 {
 	echo "vmashadow make test, $(date -u +%Y-%m-%dT%H:%M:%SZ)"

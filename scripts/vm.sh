@@ -78,30 +78,18 @@ kdir=$("$VMS_TOP/scripts/build-kernel.sh" "$flavour")
 export PATH=$VMS_VENV/bin:$PATH
 command -v vng >/dev/null || die "virtme-ng missing (run scripts/deps.sh)"
 
-# Does KVM really run a guest here? /dev/kvm may exist and answer ioctls while
-# nested guests hang at "Booting from ROM": boot the kernel to its first
-# message with a short timeout. The answer is cached per host.
-kvm_works() {
-	local probe=$VMS_CACHE/kvm-probe-$(uname -r)-$(hostname)
-	if [ ! -f "$probe" ]; then
-		local ans=no
-		if [ -w /dev/kvm ] &&
-			timeout -k 5 30 qemu-system-x86_64 -accel kvm -cpu host -m 256 \
-				-nographic -no-reboot -kernel "$kdir/arch/x86/boot/bzImage" \
-				-append "console=ttyS0 panic=-1 root=/dev/nonexistent" \
-				2>/dev/null | grep -q -m1 'Linux version'; then
-			ans=yes
-		fi
-		echo "$ans" >"$probe"
-	fi
-	[ "$(cat "$probe")" = yes ]
-}
-
 accel=()
+bzimage=$kdir/arch/x86/boot/bzImage
 case "$kvm" in
-on) ;;
+on)
+	# vng falls back to TCG by itself when KVM fails: forcing KVM means
+	# checking first.
+	why=$(kvm_unusable)
+	[ -n "$why" ] || kvm_works "$bzimage" || why=$(kvm_unusable)
+	[ -z "$why" ] || die "KVM=on: $why; KVM=auto uses TCG when KVM does not work"
+	;;
 off) accel=(--disable-kvm) ;;
-auto) kvm_works || accel=(--disable-kvm) ;;
+auto) kvm_works "$bzimage" || accel=(--disable-kvm) ;;
 esac
 if [ "$print_accel" = 1 ]; then
 	if [ ${#accel[@]} -eq 0 ]; then echo kvm; else echo tcg; fi

@@ -17,3 +17,13 @@ ifdef VMS_QEMU_USER
 CFLAGS := $(filter-out -fsanitize=address,$(CFLAGS))
 LDFLAGS := $(filter-out -fsanitize=address,$(LDFLAGS)) -static-libubsan
 endif
+
+# VMS_SYSROOT=DIR: liburcu from DIR (Debian's packages for $(CC)'s target,
+# unpacked there by scripts/fetch-urcu.sh), never the host's: its headers,
+# its library to link, and to load at run time (rpath).
+ifdef VMS_SYSROOT
+VMS_TRIPLET := $(shell $(CC) -dumpmachine)
+CFLAGS += -I$(VMS_SYSROOT)/usr/include/$(VMS_TRIPLET) -I$(VMS_SYSROOT)/usr/include
+LDFLAGS += -L$(VMS_SYSROOT)/usr/lib/$(VMS_TRIPLET) \
+	-Wl,-rpath,$(VMS_SYSROOT)/usr/lib/$(VMS_TRIPLET)
+endif

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Check the make variables (they reach the scripts as environment variables)
+# before anything is installed or built: every bad value is named with the
+# values it may take, and the exit status is 2. Changes nothing (but for
+# the KVM probe's cached answer, below). Run first by
+# make deps (so by every target that builds), make bench-compare,
+# scripts/test.sh and scripts/bench.sh. An empty value means the default.
+#
+#   scripts/check-vars.sh
+#
+# A variable on make's command line that nothing reads (a typo such as
+# SECONDS=1) is an error too; make passes them in MAKEFLAGS.
+#
+# KVM=on is checked here as far as it can be without a kernel of this tree:
+# /dev/kvm must be there and usable, and a cached probe of this host (see
+# kvm_works in scripts/lib.sh) must not have failed; with no cached answer,
+# any kernel already in the cache is booted with -accel kvm (up to 30 s).
+# scripts/vm.sh probes again with the kernel it boots.
+
+. "$(dirname "$0")/lib.sh"
+
+[ $# -eq 0 ] || die "usage: $0 (checks the environment)"
+
+# The selftests the guest runs (TESTS may pick some): selftests/Makefile.
+SELFTESTS=$(sed -n 's/^TEST_GEN_PROGS *:= *//p' "$VMS_TOP/selftests/Makefile")
+KNOWN=(A B CPUS MEMORY TIMEOUT KVM FLAVOUR TESTS CRASH R SECONDS_PER_RUN ONLY
+	THREADS PATH_R PATH_VMAS PATH_ADMIT_MS VMASHADOW_CACHE KVER_DEB_VERSION
+	KVER_DEB_SHA256)
+
+errs=()
+bad() { errs+=("$1"); }
+
+# Integer $2 of variable $1 in $3..$4, else the error $5.
+int_in() {
+	local name=$1 v=$2 lo=$3 hi=$4
+	[[ "$v" =~ ^(0|[1-9][0-9]{0,8})$ ]] && [ "$v" -ge "$lo" ] && [ "$v" -le "$hi" ] ||
+		bad "$name='$v': $5"
+}
+
+# Each word of list $2 (spaces or commas) an integer in $3..$4.
+list_in() {
+	local name=$1 words w
+	read -ra words <<<"${2//,/ }"
+	[ ${#words[@]} -gt 0 ] || { bad "$name='$2': $5"; return; }
+	for w in "${words[@]}"; do
+		if ! [[ "$w" =~ ^(0|[1-9][0-9]{0,8})$ ]] || [ "$w" -lt "$3" ] || [ "$w" -gt "$4" ]; then
+			bad "$name='$2': '$w' is not allowed: $5"
+			return
+		fi
+	done
+}
+
+# Each word of list $2 one of the words of $3.
+words_in() {
+	local name=$1 words w
+	read -ra words <<<"${2//,/ }"
+	[ ${#words[@]} -gt 0 ] || { bad "$name='$2': names nothing; $4"; return; }
+	for w in "${words[@]}"; do
+		[[ " $3 " == *" $w "* ]] || { bad "$name='$2': unknown '$w'; $4"; return; }
+	done
+}
+
+[ -z "${CPUS:-}" ] || int_in CPUS "$CPUS" 1 256 \
+	"the guest's vCPUs, an integer 1..256 (default 2)"
+if [ -n "${MEMORY:-}" ]; then
+	mib=
+	if [[ "$MEMORY" =~ ^([1-9][0-9]{0,6})([MG])$ ]]; then
+		mib=${BASH_REMATCH[1]}
+		[ "${BASH_REMATCH[2]}" = M ] || mib=$((mib * 1024))
+	fi
+	[ -n "$mib" ] && [ "$mib" -ge 256 ] && [ "$mib" -le 1048576 ] ||
+		bad "MEMORY='$MEMORY': the guest's memory, a size in M or G from 256M to 1024G, e.g. MEMORY=2G or MEMORY=1536M (default 2G)"
+fi
+[ -z "${TIMEOUT:-}" ] || int_in TIMEOUT "$TIMEOUT" 1 604800 \
+	"seconds before a guest is killed, an integer 1..604800 (default 1800, make bench 5400)"
+case "${KVM:-auto}" in
+auto | on | off) ;;
+*) bad "KVM='$KVM': one of auto (KVM if it really works, else TCG; the default), on (KVM or fail), off (TCG)" ;;
+esac
+case "${FLAVOUR:-debug}" in
+debug | perf) ;;
+*) bad "FLAVOUR='$FLAVOUR': the kernel of make kernel, module, selftests and vm: debug (the default) or perf" ;;
+esac
+[ -z "${TESTS:-}" ] || words_in TESTS "$TESTS" "$SELFTESTS" \
+	"the selftests to run, some of: $SELFTESTS (default all)"
+case "${CRASH:-1}" in
+0 | 1) ;;
+*) bad "CRASH='$CRASH': 1 runs make test's crash boot (the default), 0 skips it" ;;
+esac
+[ -z "${R:-}" ] || int_in R "$R" 1 100 \
+	"make bench's measured repetitions, an integer 1..100 (default 8)"
+if [ -n "${SECONDS_PER_RUN:-}" ]; then
+	[[ "$SECONDS_PER_RUN" =~ ^[0-9]{1,4}(\.[0-9]{1,6})?$ ]] &&
+		awk -v s="$SECONDS_PER_RUN" 'BEGIN { exit !(s >= 0.01 && s <= 3600) }' ||
+		bad "SECONDS_PER_RUN='$SECONDS_PER_RUN': seconds of one bench run, a number 0.01..3600 (default 0.5)"
+fi
+[ -z "${ONLY:-}" ] || words_in ONLY "$ONLY" "$VMS_SCENARIOS" \
+	"the scenarios of make bench, some of: $VMS_SCENARIOS (default all)"
+[ -z "${THREADS:-}" ] || list_in THREADS "$THREADS" 1 1024 \
+	"faulting thread counts, integers 1..1024, e.g. THREADS=\"1 2 4\" (default from the vCPUs)"
+[ -z "${PATH_R:-}" ] || int_in PATH_R "$PATH_R" 1 100 \
+	"the path bench's repetitions, an integer 1..100 (default 3)"
+[ -z "${PATH_VMAS:-}" ] || list_in PATH_VMAS "$PATH_VMAS" 0 65536 \
+	"the path bench's other-VMA counts, integers 0..65536, e.g. PATH_VMAS=\"1 256 4096 65536\" (default \"1 256 4096\")"
+[ -z "${PATH_ADMIT_MS:-}" ] || int_in PATH_ADMIT_MS "$PATH_ADMIT_MS" 0 10000 \
+	"the module's admit_ms in the path boot, an integer 0..10000 (default 0)"
+[ -z "${VMASHADOW_CACHE:-}" ] || [[ "$VMASHADOW_CACHE" == /* ]] ||
+	bad "VMASHADOW_CACHE='$VMASHADOW_CACHE': an absolute path (default /var/cache/vmashadow)"
+[[ "$KVER_DEB_VERSION" =~ ^[0-9][0-9A-Za-z.+~:-]*$ ]] ||
+	bad "KVER_DEB_VERSION='$KVER_DEB_VERSION': a Debian version of $KVER_PKG, e.g. 7.3.4-1~bpo13+1"
+[[ "$KVER_DEB_SHA256" =~ ^[0-9a-f]{64}$ ]] ||
+	bad "KVER_DEB_SHA256='$KVER_DEB_SHA256': the .deb's SHA-256, 64 lowercase hex digits"
+
+# make's command-line variables: "... -- NAME=value NAME=val\ ue".
+if [[ " ${MAKEFLAGS:-} " == *" -- "* ]]; then
+	names=$(sed 's/.* -- //; s/\\ /_/g' <<<"$MAKEFLAGS" |
+		grep -oE '(^| )[A-Za-z_][A-Za-z0-9_]*=' | tr -d ' =' || true)
+	for name in $names; do
+		[[ " ${KNOWN[*]} " == *" $name "* ]] ||
+			bad "$name: not a variable of this Makefile; known: ${KNOWN[*]} (see make help)"
+	done
+fi
+
+if [ ${#errs[@]} -gt 0 ]; then
+	for e in "${errs[@]}"; do
+		printf 'vmashadow: error: %s\n' "$e" >&2
+	done
+	exit 2
+fi
+
+if [ "${KVM:-}" = on ]; then
+	why=$(kvm_unusable)
+	if [ -z "$why" ] && [ ! -f "$(kvm_probe_file)" ]; then
+		for built in "$VMS_CACHE"/build/*/.vmashadow-built; do
+			[ -f "$built" ] || continue
+			bz=$(dirname "$built")/arch/x86/boot/bzImage
+			log "KVM=on: probing KVM with $bz (up to 30 s)"
+			kvm_works "$bz" || why=$(kvm_unusable)
+			break
+		done
+	fi
+	if [ -n "$why" ]; then
+		printf 'vmashadow: error: KVM=on: %s; KVM=auto uses TCG when KVM does not work\n' "$why" >&2
+		exit 2
+	fi
+fi
+exit 0

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Tests of scripts/check-vars.sh and of the make targets that run it: a bad
+# make variable fails at once (under a second), names the variable and
+# what it may be, and nothing is installed or built; good values pass;
+# KVM=on fails fast where KVM cannot run a guest. TAP output. Run by
+# scripts/lint.sh and by make test's host-side tests. Uses a cache of its
+# own, never the real one.
+
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+check=$top/scripts/check-vars.sh
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cache=$tmp/cache
+mkdir -p "$cache"
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+not_ok() {
+	n=$((n + 1))
+	failed=1
+	echo "not ok $n $1"
+	sed 's/^/# /' "$tmp/err"
+}
+
+# A clean environment: none of the variables, no make of an outer run.
+run() {
+	env -i PATH="$PATH" HOME="${HOME:-/root}" VMASHADOW_CACHE="$cache" "$@" \
+		>"$tmp/out" 2>"$tmp/err" </dev/null
+}
+
+# bad NAME=VALUE WORDS...: check-vars.sh fails with status 2, naming the
+# variable and each of WORDS (part of what it may be).
+bad() {
+	local assign=$1 name=${1%%=*} w
+	shift
+	run "$assign" "$check"
+	local rc=$?
+	if [ "$rc" -ne 2 ]; then
+		not_ok "$assign is rejected (exit $rc, want 2)"
+		return
+	fi
+	grep -q "error: $name=" "$tmp/err" || { not_ok "$assign: the error names $name"; return; }
+	for w in "$@"; do
+		grep -qF -- "$w" "$tmp/err" || { not_ok "$assign: the error says '$w'"; return; }
+	done
+	ok "$assign is rejected: $(head -n 1 "$tmp/err" | cut -c1-120)"
+}
+
+good() {
+	run "$@" "$check"
+	local rc=$?
+	[ "$rc" -eq 0 ] && ok "accepted: $*" || not_ok "accepted: $* (exit $rc)"
+}
+
+bad CPUS=abc 1..256
+bad CPUS=0 1..256
+bad CPUS=257 1..256
+bad MEMORY=2 2G 1536M
+bad MEMORY=2T 256M
+bad MEMORY=128M 256M
+bad TIMEOUT=-1 1..604800
+bad TIMEOUT=1h 1..604800
+bad KVM=yes auto on off
+bad FLAVOUR=fast debug perf
+bad TESTS=nosuch_test module_test
+bad CRASH=yes "0 skips"
+bad R=0 1..100
+bad R=101 1..100
+bad SECONDS_PER_RUN=abc 0.01..3600
+bad SECONDS_PER_RUN=0.001 0.01..3600
+bad ONLY=nosuch churn contended path
+bad "ONLY= , " "names nothing"
+bad "THREADS=1 x 4" "'x'" 1..1024
+bad THREADS=0 1..1024
+bad PATH_R=0 1..100
+bad PATH_VMAS=70000 0..65536
+bad PATH_ADMIT_MS=10001 0..10000
+bad VMASHADOW_CACHE=relative/dir "absolute path"
+bad KVER_DEB_SHA256=xyz "64 lowercase hex"
+bad "KVER_DEB_VERSION=1 2" "Debian version"
+
+good
+good CPUS=4 MEMORY=1536M TIMEOUT=600 KVM=off FLAVOUR=perf CRASH=0 \
+	TESTS="module_test race_test"
+good R=3 SECONDS_PER_RUN=0.25 ONLY="churn,path" THREADS="1,2 4" PATH_R=1 \
+	PATH_VMAS="0 65536" PATH_ADMIT_MS=10
+good CPUS= MEMORY= ONLY= THREADS=
+
+# Several bad variables: each is named.
+run CPUS=x R=0 KVM=maybe "$check"
+[ $? -eq 2 ] && [ "$(grep -c 'error:' "$tmp/err")" -eq 3 ] &&
+	ok "three bad variables: three errors" || not_ok "three bad variables: three errors"
+
+# Through make, as a person types it: fails in under a second, names the
+# variable, and installs or builds nothing (no dependencies step, no
+# results directory).
+for t in "test CPUS=abc" "bench R=0" "kernel FLAVOUR=fast" "vm MEMORY=lots" \
+	"deps KVM=yes" "lint TIMEOUT=soon" "bench-compare A=x B=y THREADS=none" \
+	"test SECONDS=1"; do
+	read -ra args <<<"$t"
+	before=$(find "$top/results" 2>/dev/null | wc -l)
+	t0=$(date +%s%N)
+	run make -s -C "$top" "${args[@]}"
+	rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	after=$(find "$top/results" 2>/dev/null | wc -l)
+	name=${args[-1]%%=*}
+	if [ "$rc" -ne 0 ] && [ "$ms" -lt 1000 ] && grep -q "error: $name" "$tmp/err" &&
+		! grep -q 'dependencies\|apt-get\|building' "$tmp/err" && [ "$before" = "$after" ]; then
+		ok "make $t fails in ${ms} ms: $(grep -m1 "error: $name" "$tmp/err" | cut -c1-100)"
+	else
+		not_ok "make $t fails at once naming $name (exit $rc, ${ms} ms)"
+	fi
+done
+
+# KVM=on where KVM cannot run a guest (cached probe says no, or no usable
+# /dev/kvm at all): fails before anything is built, and says why.
+echo no >"$cache/kvm-probe-$(uname -r)-$(hostname)"
+t0=$(date +%s%N)
+run KVM=on make -s -C "$top" test
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$rc" -ne 0 ] && [ "$ms" -lt 1000 ] && grep -q 'error: KVM=on: .*/dev/kvm' "$tmp/err"; then
+	ok "make test KVM=on without a working KVM fails in ${ms} ms: $(grep -m1 'KVM=on' "$tmp/err" | cut -c1-100)"
+else
+	not_ok "make test KVM=on without a working KVM fails at once (exit $rc, ${ms} ms)"
+fi
+# ... and KVM=auto (the default) or off is fine there.
+good KVM=auto
+good KVM=off
+# Where /dev/kvm is usable and the probe said yes, KVM=on passes.
+if [ -r /dev/kvm ] && [ -w /dev/kvm ] && command -v qemu-system-x86_64 >/dev/null; then
+	echo yes >"$cache/kvm-probe-$(uname -r)-$(hostname)"
+	good KVM=on
+else
+	ok "KVM=on with a working KVM # SKIP no usable /dev/kvm here"
+fi
+
+echo "1..$n"
+exit "$failed"
