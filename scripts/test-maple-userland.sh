@@ -74,7 +74,7 @@ compilers() {
 
 key=$({
 	src_key
-	cat "$tests/maple-userland.mk" "$tests"/*.c
+	cat "$tests/maple-userland.mk" "$tests"/*.[ch]
 	compilers
 } | sha256sum | cut -c1-16)
 cache=$VMS_CACHE/maple-userland/$key

@@ -3,12 +3,12 @@
 #   make -C tools/testing/radix-tree -f Makefile -f THIS VMS_TESTS=DIR \
 #       mt_full_root maple_leakcheck
 mt_full_root: $(SHARED_OFILES) mt_full_root.o
-mt_full_root.o: $(SHARED_DEPS) $(VMS_TESTS)/mt_full_root.c
+mt_full_root.o: $(SHARED_DEPS) $(VMS_TESTS)/maple-harness.h $(VMS_TESTS)/mt_full_root.c
 	$(CC) $(CFLAGS) -c -o $@ $(VMS_TESTS)/mt_full_root.c
 
 # lib/test_maple_tree.c's tests + a leak check
 maple_leakcheck: $(SHARED_OFILES) maple_leakcheck.o
-maple_leakcheck.o: $(SHARED_DEPS) $(VMS_TESTS)/maple_leakcheck.c
+maple_leakcheck.o: $(SHARED_DEPS) $(VMS_TESTS)/maple-harness.h $(VMS_TESTS)/maple_leakcheck.c
 	$(CC) $(CFLAGS) -c -o $@ $(VMS_TESTS)/maple_leakcheck.c
 
 # VMS_QEMU_USER=1: a cross build to run under qemu-user, where ASan cannot map

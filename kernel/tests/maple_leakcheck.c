@@ -23,15 +23,7 @@
  * MT_WARN_ON() already aborts). A fix that skipped the last child of a node
  * fails here even without ASan: "FAIL: 112713 allocations not freed".
  */
-#define module_init(x)
-#define module_exit(x)
-#define MODULE_AUTHOR(x)
-#define MODULE_DESCRIPTION(X)
-#define MODULE_LICENSE(x)
-#define dump_stack()	assert(0)
-
-#include "test.h"
-#include "../shared/maple-shim.c"
+#include "maple-harness.h"
 #include "../../../lib/test_maple_tree.c"
 
 extern int kmalloc_nr_allocated;

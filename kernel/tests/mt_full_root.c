@@ -28,15 +28,7 @@
  *
  * Exits 0 and prints "destroyed, no error" when the tree was freed cleanly.
  */
-#define module_init(x)
-#define module_exit(x)
-#define MODULE_AUTHOR(x)
-#define MODULE_DESCRIPTION(X)
-#define MODULE_LICENSE(x)
-#define dump_stack()	assert(0)
-
-#include "test.h"
-#include "../shared/maple-shim.c"
+#include "maple-harness.h"
 
 int main(int argc, char **argv)
 {
