@@ -8,12 +8,19 @@
 #   RESULTS/tap.log     all TAP/KTAP output
 #   RESULTS/dmesg.log   the whole guest kernel log
 #   RESULTS/guest-rc    the run's exit status
+#   RESULTS/maple-kmod-tap.log  with --maple-ko: the kernel's maple tree
+#                       test module (lib/test_maple_tree.c), loaded last
 #
-#   guest-run.sh RESULTS KO SELFTESTS_DIR [TEST...]
+#   guest-run.sh [--maple-ko TEST_MAPLE_TREE_KO] RESULTS KO SELFTESTS_DIR [TEST...]
 
 set -uo pipefail
 
-[ $# -ge 3 ] || { echo "usage: $0 RESULTS KO SELFTESTS [TEST...]" >&2; exit 2; }
+maple_ko=
+if [ "${1:-}" = --maple-ko ]; then
+	maple_ko=${2:-}
+	shift 2
+fi
+[ $# -ge 3 ] || { echo "usage: $0 [--maple-ko KO] RESULTS KO SELFTESTS [TEST...]" >&2; exit 2; }
 results=$1 ko=$2 tests=$3
 shift 3
 
@@ -76,4 +83,21 @@ if [ -d /sys/module/vmashadow ]; then
 else
 	echo "vmashadow-guest: module not loaded after the tests" >&2
 	rc=1
+fi
+
+# Upstream's own maple tree tests (lib/test_maple_tree.c: a few million
+# checks, among them patch 0001's check_rcu_free_full_nodes()) on the
+# patched tree, under KASAN and lockdep. Its init fails if any check did.
+if [ -n "$maple_ko" ]; then
+	t0=$(date +%s)
+	if insmod "$maple_ko" 2>"$results/maple-kmod.err"; then
+		rmmod test_maple_tree
+		verdict=ok
+	else
+		verdict="not ok"
+	fi
+	line=$(dmesg | grep -o 'maple_tree: [0-9]* of [0-9]* tests passed' | tail -n 1)
+	[ -n "$line" ] || verdict="not ok"
+	echo "$verdict 1 lib/test_maple_tree.ko: ${line:-no result line} ($(($(date +%s) - t0)) s)" \
+		>"$results/maple-kmod-tap.log"
 fi

@@ -81,6 +81,47 @@ else
 	not_ok "--allow keeps other splats"
 fi
 
+# The one known upstream report (lib/test_maple_tree.c validating without
+# the tree lock) is dropped whole; the same kind from anywhere else is not.
+# $1: the caller frame in the backtrace.
+rcu_report() {
+	cat <<EOF
+[   49.972458] =============================
+[   49.977919] WARNING: suspicious RCU usage
+[   49.979062] 7.3.4 #1 Tainted: G           O
+[   49.979633] -----------------------------
+[   49.979903] lib/maple_tree.c:721 suspicious rcu_dereference_check() usage!
+[   49.995000] locks held by insmod/48: 0, last CPU#1
+[   49.986256] CPU: 1 UID: 0 PID: 48 Comm: insmod Tainted: G           O        7.3.4 #1
+[   49.988757] Call Trace:
+[   49.989444]  <TASK>
+[   49.994237]  dump_stack_lvl+0x67/0x90
+[   49.996836]  lockdep_rcu_suspicious+0x11b/0x160
+[   49.997531]  mas_start+0x351/0x580
+[   49.998139]  $1
+[   50.010597]  init_module+0x7f/0xda0 [test_maple_tree]
+[   50.041349]  </TASK>
+EOF
+}
+{ clean; rcu_report 'mt_validate+0x71/0x2b90'; clean; } >"$tmp/known.log"
+if "$check" "$tmp/known.log" >/dev/null 2>"$tmp/known.err" && grep -q 'KNOWN \[upstream' "$tmp/known.err"; then
+	ok "drops and names the known upstream test_maple_tree report"
+else
+	not_ok "drops and names the known upstream test_maple_tree report"
+fi
+{ clean; rcu_report 'mas_walk+0x71/0x2b90'; clean; } >"$tmp/unknown.log"
+if ! "$check" "$tmp/unknown.log" >/dev/null 2>&1; then
+	ok "keeps suspicious RCU usage from another backtrace"
+else
+	not_ok "keeps suspicious RCU usage from another backtrace"
+fi
+{ rcu_report 'mt_validate+0x71/0x2b90'; echo '[ 51.0] BUG: KASAN: slab-use-after-free in mt_free_walk+0x1/0x2'; } >"$tmp/known2.log"
+if ! "$check" "$tmp/known2.log" >/dev/null 2>&1; then
+	ok "a known report hides nothing after it"
+else
+	not_ok "a known report hides nothing after it"
+fi
+
 if "$check" "$tmp/does-not-exist.log" >/dev/null 2>&1; then
 	not_ok "unreadable log is an error"
 else

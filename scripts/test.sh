@@ -22,7 +22,7 @@ res=$VMS_TOP/results/test/$(date +%Y%m%d-%H%M%S)
 latest=$VMS_TOP/results/test/latest
 
 step "dependencies" "$VMS_TOP/scripts/deps.sh"
-step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour" >/dev/null
+kdir=$(step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour")
 # vmashadow.ko, then the crash test's vmashadow_crash.ko (for the crash boot).
 mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
 { read -r ko; read -r crash_ko; } <<<"$mods"
@@ -41,13 +41,17 @@ step "tools/testing/vma" "$VMS_TOP/scripts/test-vma-userland.sh" >"$res/vma-tap.
 step "maple tree fix (userland)" "$VMS_TOP/scripts/test-maple-userland.sh" >"$res/maple-tap.log" ||
 	log "maple tree regression test FAILED (see $res/maple-tap.log)"
 
+# The kernel's maple tree test module, on a whole run only (TESTS unset).
+maple_opt=
+[ -n "$only_tests" ] || maple_opt="--maple-ko $kdir/lib/test_maple_tree.ko"
+
 # shellcheck disable=SC2086
 # vng's own exit status is not the guest's (it is 255 when the script's
 # virtio-serial port is missing): the guest writes guest-rc.
 t0=$(date +%s)
 "$VMS_TOP/scripts/vm.sh" --flavour "$flavour" \
 	--rwdir "$res" --console "$res/console.log" \
-	--exec "$VMS_TOP/scripts/guest-run.sh $res $ko $tests ${only_tests//,/ }" || true
+	--exec "$VMS_TOP/scripts/guest-run.sh $maple_opt $res $ko $tests ${only_tests//,/ }" || true
 log "guest run done in $(($(date +%s) - t0))s"
 
 # The crash test oopses the kernel on purpose: a boot of its own, whose log
@@ -92,6 +96,11 @@ guest_verdict "$res" || fail=1
 } >"$res/run-tap.log"
 touch "$res/tap.log" "$res/kunit.log"
 taps=("$res/host-tap.log" "$res/vars-tap.log" "$res/vma-tap.log" "$res/maple-tap.log" "$res/run-tap.log" "$res/kunit.log" "$res/tap.log")
+if [ -n "$maple_opt" ]; then
+	[ -s "$res/maple-kmod-tap.log" ] ||
+		echo "not ok 1 lib/test_maple_tree.ko: the guest never ran it" >"$res/maple-kmod-tap.log"
+	taps+=("$res/maple-kmod-tap.log")
+fi
 [ -f "$res/crash-run-tap.log" ] && taps+=("$res/crash-run-tap.log" "$res/crash-tap.log")
 {
 	echo "vmashadow make test, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
