@@ -782,6 +782,35 @@ mod tests {
         Ok(())
     }
 
+    /// The cache lines a value at `p` covers.
+    fn lines<U>(p: &U) -> core::ops::RangeInclusive<usize> {
+        // x86's L1_CACHE_BYTES, which `Line` aligns to.
+        const LINE: usize = 64;
+        let a = core::ptr::from_ref(p) as usize;
+        a / LINE..=(a + core::mem::size_of::<U>() - 1) / LINE
+    }
+
+    #[test]
+    fn lookups_read_no_line_that_writers_write() -> Result {
+        let idx = index()?;
+        let read = lines(&idx.hints.v);
+        // What fills, forgets and first misses write, beside the tree they change.
+        for (what, w) in [
+            ("lock", lines(&idx.lock.v)),
+            ("owners", lines(&idx.owners)),
+            ("recent", lines(&idx.recent)),
+            ("entries", lines(&idx.entries)),
+            ("cursor", lines(&idx.cursor)),
+            ("place", lines(&idx.place)),
+        ] {
+            if w.start() <= read.end() && read.start() <= w.end() {
+                pr_err!("{what} shares a cache line with the lookup's tree\n");
+                return Err(EINVAL);
+            }
+        }
+        Ok(())
+    }
+
     #[test]
     fn records_keep_every_bit() -> Result {
         for r in [
