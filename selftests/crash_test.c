@@ -125,7 +125,8 @@ struct reader {
 	atomic_bool go;
 	atomic_bool returned;
 	int ret;
-	double elapsed;		/* seconds the trigger write took */
+	double t_start;		/* when the trigger write began */
+	double elapsed;		/* seconds it took */
 };
 
 /*
@@ -145,6 +146,7 @@ static void *read_user(void *arg)
 	while (!atomic_load(&r->go))
 		usleep(1000);
 	t0 = now();
+	r->t_start = t0;
 	r->ret = trigger(r->cmd);
 	r->elapsed = now() - t0;
 	/* Not reached if the read oopsed: the oops kills this thread. */
@@ -357,28 +359,45 @@ TEST_F_TIMEOUT(crash, uaccess_under_writer, 120)
 	close(fd);
 }
 
-TEST_F_TIMEOUT(crash, kthread_borrowed_mm_waits, 120)
+TEST_F_TIMEOUT(crash, kthread_borrowed_mm_waits, 300)
 {
 	char *victim = fresh_page(self->page);
-	struct reader r = { 0 };
-	struct writer wr = { 0 };
+	struct reader r;
+	struct writer wr;
 	struct vms_stats s;
+	double held;
 	pthread_t w, t;
 
 	ASSERT_NE(NULL, victim);
-	/* The VMA gets its anon_vma now; the page is fresh again after the zap. */
+	/* The VMA gets its anon_vma now; the page is fresh again after each zap. */
 	victim[0] = 1;
-	ASSERT_EQ(0, madvise(victim, self->page, MADV_DONTNEED));
-
-	snprintf(r.cmd, sizeof(r.cmd), "borrow %lx", (unsigned long)victim);
-	ASSERT_EQ(0, pthread_create(&t, NULL, read_user, &r));
-	ASSERT_EQ(0, pthread_create(&w, NULL, hold_writer, &wr));
-	ASSERT_TRUE(writer_holds_lock(&wr));
-	atomic_store(&r.go, true);
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	ASSERT_EQ(0, pthread_join(w, NULL));
-	EXPECT_EQ(0, wr.ret);
-	EXPECT_EQ(0, r.ret);
+	now();	/* vDSO data faulted in now, not under the writer */
+	for (int attempt = 0;; attempt++) {
+		ASSERT_EQ(0, madvise(victim, self->page, MADV_DONTNEED));
+		r = (struct reader){ 0 };
+		wr = (struct writer){ 0 };
+		snprintf(r.cmd, sizeof(r.cmd), "borrow %lx", (unsigned long)victim);
+		ASSERT_EQ(0, pthread_create(&t, NULL, read_user, &r));
+		ASSERT_EQ(0, pthread_create(&w, NULL, hold_writer, &wr));
+		ASSERT_TRUE(writer_holds_lock(&wr));
+		held = now();
+		atomic_store(&r.go, true);
+		ASSERT_EQ(0, pthread_join(t, NULL));
+		ASSERT_EQ(0, pthread_join(w, NULL));
+		EXPECT_EQ(0, wr.ret);
+		EXPECT_EQ(0, r.ret);
+		/*
+		 * Only a reader that started early in the hold can show that
+		 * it waited; on a host that starves the guest's vCPUs it may
+		 * start when the hold is nearly over: try again.
+		 */
+		if (r.t_start - held < HOLD_MS / 4 / 1000.0)
+			break;
+		TH_LOG("attempt %d: the reader started %.0f ms into the %d ms hold",
+		       attempt, (r.t_start - held) * 1000, HOLD_MS);
+		if (attempt == 2)
+			SKIP(return, "the reader never started early in the writer's hold (a starved host)");
+	}
 	TH_LOG("%s: a kthread's copy_from_user() under a %d ms writer took %.0f ms",
 	       vms_modes[variant->mode], HOLD_MS, r.elapsed * 1000);
 	/* Waited for mmap_lock: most of the hold, in every mode. */
