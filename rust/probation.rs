@@ -5,24 +5,31 @@
 //!
 //! A VMA that lives for one burst of faults (mapped, touched, unmapped) should never prove hot
 //! and cost the writer neither a store nor a removal. The table is in front of the index's
-//! owner records: an array of words, each `(tag << 32) | tick`, at a slot chosen by the VMA's
-//! address. It needs no allocation and no lock; a record goes when its VMA is admitted or,
-//! through [`Probation::forget`], freed. When a VMA's slot is held by another VMA's unexpired record, the
-//! table answers [`Stage::Busy`], and the index records the first miss as an owner record
-//! instead, so that a process missing on thousands of VMAs at once is not throttled by the
-//! table's size.
+//! owner records: each slot holds a VMA's address and the tick of its first miss, at a slot
+//! chosen by the address. It needs no allocation and no lock; a record goes when its VMA is
+//! admitted or, through [`Probation::forget`], freed.
+//!
+//! When a VMA's slot holds another VMA's record, that record decides. If it is younger than
+//! the admission window, the table answers [`Stage::Busy`], and the index records the new first
+//! miss as an owner record instead, so that a process missing on thousands of VMAs at once is
+//! not throttled by the table's size. If it is older, its VMA lives on but missed only once
+//! in the window (cold, or hot but slow to come round): the table answers
+//! [`Stage::Displaced`], handing that record to the index to keep as an owner record, and
+//! takes the new VMA. So cold VMAs do not hold the table for good, and the short-lived VMAs
+//! that follow still pass through it at no cost to the writer.
 //!
 //! The table is lossy by design: a VMA freed and reallocated at the same address may inherit
 //! a record (and be admitted early), and concurrent misses race on a slot with relaxed loads
-//! and stores. Each of these only moves when a VMA is admitted; none makes a hint wrong,
-//! since the index is a cache of hints that the core validates.
+//! and stores (a slot may pair one VMA's address with another's tick). Each of these only
+//! moves when a VMA is admitted; none makes a hint wrong, since the index is a cache of hints
+//! that the core validates.
 
 use kernel::{
     prelude::*,
     sync::atomic::{ordering::Relaxed, Atomic},
 };
 
-/// Slots in one table: 512 bytes, enough for the VMAs one process maps and unmaps at once.
+/// Slots in one table: 1 KiB, enough for the VMAs one process maps and unmaps at once.
 const SLOTS: usize = 64;
 
 /// The time of a miss, in ticks (only differences count, modulo 2^32).
@@ -36,62 +43,89 @@ pub(crate) enum Stage {
     Admit,
     /// Its first miss was recorded here just now. (The index may know of an earlier one.)
     Recorded,
+    /// As `Recorded`, in the slot of another VMA's record older than the window, which the
+    /// caller should keep elsewhere.
+    Displaced {
+        /// The address of the VMA whose record this was.
+        key: usize,
+        /// Its first miss.
+        first_miss: Tick,
+    },
     /// Its first miss is recorded here, and was too recent.
     Wait,
-    /// Its slot is another VMA's: the index decides, from its owner records.
+    /// Its slot holds another VMA's recent record: the index decides, from its owner records.
     Busy,
 }
 
+/// One VMA's first miss.
+struct Slot {
+    /// The VMA's address; 0 when the slot is free.
+    key: Atomic<usize>,
+    /// The tick of its first miss.
+    tick: Atomic<u32>,
+}
+
 /// A table of recent first misses.
-pub(crate) struct Probation([Atomic<u64>; SLOTS]);
+pub(crate) struct Probation([Slot; SLOTS]);
 
 impl Probation {
     /// An empty table.
     pub(crate) const fn new() -> Self {
-        Self([const { Atomic::new(0) }; SLOTS])
+        Self(
+            [const {
+                Slot {
+                    key: Atomic::new(0),
+                    tick: Atomic::new(0),
+                }
+            }; SLOTS],
+        )
     }
 
-    fn slot(&self, key: usize) -> (&Atomic<u64>, u32) {
+    fn slot(&self, key: usize) -> &Slot {
         // VMAs are slab objects well over 8 bytes apart: drop the bits that never differ.
         let k = key >> 3;
-        let slot = &self.0[(k ^ (k >> 6) ^ (k >> 12)) % SLOTS];
-        // A tag of 0 is kept for "empty"; a key whose tag is 0 gets 1 (a collision, at worst).
-        (slot, (k as u32).max(1))
+        &self.0[(k ^ (k >> 6) ^ (k >> 12)) % SLOTS]
     }
 
-    /// Whether the VMA at address `key`, missing now, has kept missing for `after` ticks. The
-    /// first miss is recorded here if its slot is free. With `after == 0`, always.
+    /// Whether the VMA at address `key` (never 0), missing now, has kept missing for `after`
+    /// ticks. The first miss is recorded here if its slot is free, or held by a record older
+    /// than `after`. With `after == 0`, always.
     pub(crate) fn admit(&self, key: usize, now: Tick, after: u32) -> Stage {
         if after == 0 {
             return Stage::Admit;
         }
-        let (slot, tag) = self.slot(key);
-        let word = slot.load(Relaxed);
-        if (word >> 32) as u32 == tag {
-            if now.0.wrapping_sub(word as u32) < after {
+        let slot = self.slot(key);
+        let held = slot.key.load(Relaxed);
+        if held == key {
+            if now.0.wrapping_sub(slot.tick.load(Relaxed)) < after {
                 return Stage::Wait;
             }
             // Admitted: the slot is free for the next one.
-            slot.store(0, Relaxed);
+            slot.key.store(0, Relaxed);
             return Stage::Admit;
         }
-        if word == 0 {
-            slot.store((u64::from(tag) << 32) | u64::from(now.0), Relaxed);
-            return Stage::Recorded;
+        let first_miss = Tick(slot.tick.load(Relaxed));
+        if held != 0 && now.0.wrapping_sub(first_miss.0) < after {
+            return Stage::Busy;
         }
-        // Never displace another VMA's record, however old: that VMA may be hot but slow to
-        // come round (a process cycling through thousands of VMAs), and would lose its first
-        // miss for good. A record goes when its VMA is admitted or freed.
-        Stage::Busy
+        slot.tick.store(now.0, Relaxed);
+        slot.key.store(key, Relaxed);
+        if held == 0 {
+            Stage::Recorded
+        } else {
+            Stage::Displaced {
+                key: held,
+                first_miss,
+            }
+        }
     }
 
     /// The VMA at address `key` is about to be freed: free its slot if it holds one.
     #[inline]
     pub(crate) fn forget(&self, key: usize) {
-        let (slot, tag) = self.slot(key);
-        let word = slot.load(Relaxed);
-        if (word >> 32) as u32 == tag {
-            slot.store(0, Relaxed);
+        let slot = self.slot(key);
+        if slot.key.load(Relaxed) == key {
+            slot.key.store(0, Relaxed);
         }
     }
 }
@@ -102,10 +136,10 @@ mod tests {
 
     /// Another address whose record lands in `a`'s slot.
     fn same_slot(p: &Probation, a: usize) -> usize {
-        let slot = core::ptr::from_ref(p.slot(a).0);
+        let slot = core::ptr::from_ref(p.slot(a));
         (1..1 << 20)
             .map(|i| a + (i << 3))
-            .find(|&b| core::ptr::eq(p.slot(b).0, slot))
+            .find(|&b| core::ptr::eq(p.slot(b), slot))
             .unwrap()
     }
 
@@ -125,7 +159,7 @@ mod tests {
     }
 
     #[test]
-    fn a_held_slot_is_busy_until_admitted_or_freed() {
+    fn a_held_slot_is_busy_until_admitted_freed_or_old() {
         let p = Probation::new();
         let a = 0xffff_8880_0000_1000;
         let b = same_slot(&p, a);
@@ -139,7 +173,16 @@ mod tests {
         assert_eq!(p.admit(a, Tick(7), 5), Stage::Busy);
         p.forget(b);
         assert_eq!(p.admit(a, Tick(8), 5), Stage::Recorded);
-        // However old, another VMA's record keeps its slot.
-        assert_eq!(p.admit(b, Tick(1000), 5), Stage::Busy);
+        // A record older than the window gives its slot up, and is handed over to be kept.
+        assert_eq!(p.admit(b, Tick(12), 5), Stage::Busy);
+        assert_eq!(
+            p.admit(b, Tick(13), 5),
+            Stage::Displaced {
+                key: a,
+                first_miss: Tick(8)
+            }
+        );
+        assert_eq!(p.admit(b, Tick(14), 5), Stage::Wait);
+        assert_eq!(p.admit(b, Tick(18), 5), Stage::Admit);
     }
 }

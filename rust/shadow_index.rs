@@ -237,10 +237,17 @@ impl<T> ShadowIndex<T> {
         let stage = self.recent.admit(key(vma), admit.now, admit.after);
         match stage {
             Stage::Wait => return Fill::Probation,
-            // New to the table; unless the index recorded an earlier miss (when the table was
-            // full), that is all.
-            Stage::Recorded if self.owners.load(key(vma), rcu).is_none() => return Fill::Probation,
-            Stage::Recorded => self.recent.forget(key(vma)),
+            Stage::Recorded | Stage::Displaced { .. } => {
+                if let Stage::Displaced { key, first_miss } = stage {
+                    self.keep_first_miss(key, first_miss);
+                }
+                // New to the table; unless the index recorded an earlier miss (when the table
+                // was full), that is all.
+                if self.owners.load(key(vma), rcu).is_none() {
+                    return Fill::Probation;
+                }
+                self.recent.forget(key(vma));
+            }
             Stage::Admit | Stage::Busy => {}
         }
         let last = end - 1;
@@ -352,6 +359,26 @@ impl<T> ShadowIndex<T> {
         }
     }
 
+    /// Keeps, as an owner record, the first miss of the VMA at `vma`, which the probation
+    /// table gave up for a newer one. Needs the lock, like any owner record; paid once per VMA
+    /// that missed once and then stayed cold for the admission window.
+    ///
+    /// Unlike every other record it is stored under another VMA's lock, not its own: if its
+    /// VMA is being freed meanwhile, `forget` may look before it lands, and it stays behind. Such
+    /// a record names no range; at worst a VMA allocated later at that address skips its
+    /// probation, and its `forget` removes the record.
+    fn keep_first_miss(&self, vma: usize, first_miss: Tick) {
+        let Some(v) = Record::Probation(first_miss).encode() else {
+            return;
+        };
+        let guard = self.lock.v.lock();
+        let mut t = self.locked(&guard);
+        if t.owners.load(vma).is_none() {
+            // Without memory, the first miss is lost: the VMA starts its probation again.
+            let _ = t.owners.store(vma, vma, Some(v), gfp());
+        }
+    }
+
     /// Removes the first range at or after the cursor (wrapping around), and moves the cursor
     /// past it. `Ok(false)` if the index is empty.
     fn evict_one(&self, t: &mut Locked<'_, T>) -> Result<bool> {
@@ -377,7 +404,9 @@ impl<T> ShadowIndex<T> {
     pub(crate) fn forget(&self, vma: NonNull<T>, rcu: &rcu::Guard) -> usize {
         self.recent.forget(key(vma));
         // A record is stored by `fill`, under the VMA's lock, which the VMA's free waits for:
-        // a VMA being freed either has its record visible here or never had one.
+        // a VMA being freed either has its record visible here or never had one. (But for a
+        // first miss moved out of the probation table, which may land late and stay behind:
+        // see `keep_first_miss`.)
         if self.owners.load(key(vma), rcu).is_none() {
             return 0;
         }
@@ -747,6 +776,58 @@ mod tests {
         );
         assert_eq!(forget(&idx, fake(3)), 0);
         assert_eq!(idx.entries(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn cold_first_misses_make_room_for_short_lived_vmas() -> Result {
+        let idx = index()?;
+        let at_t = |now| Admission {
+            now: Tick(now),
+            after: 3,
+        };
+        // Cold VMAs that missed once, more than the table has slots: it fills up.
+        let cold = 160;
+        let addr = |i: usize| 0x100_0000 + i * 0x2000;
+        for i in 1..=cold {
+            assert_eq!(
+                fill(&idx, addr(i), addr(i) + 0x1000, fake(i), 1 << 20, at_t(10)),
+                Fill::Probation
+            );
+        }
+        let records = |idx: &ShadowIndex<u64>| {
+            let rcu = rcu::read_lock();
+            (1..=cold + 64)
+                .filter(|&i| idx.owners.load(key(fake(i)), &rcu).is_some())
+                .count()
+        };
+        let before = records(&idx);
+        // Long after, short-lived VMAs come and go: each takes a cold record's slot (which
+        // becomes an owner record, once), and leaves no record of its own.
+        for round in 0..4 {
+            for j in 1..=64 {
+                let i = cold + j;
+                let t = 20 + round;
+                assert_eq!(
+                    fill(&idx, addr(i), addr(i) + 0x1000, fake(i), 1 << 20, at_t(t)),
+                    Fill::Probation
+                );
+                assert_eq!(forget(&idx, fake(i)), 0);
+            }
+        }
+        assert!(records(&idx) <= before + 64);
+        // No short-lived VMA kept a record.
+        let rcu = rcu::read_lock();
+        assert!((cold + 1..=cold + 64).all(|i| idx.owners.load(key(fake(i)), &rcu).is_none()));
+        drop(rcu);
+        // And every cold VMA kept its first miss: stored at its second.
+        for i in 1..=cold {
+            assert!(matches!(
+                fill(&idx, addr(i), addr(i) + 0x1000, fake(i), 1 << 20, at_t(30)),
+                Fill::Stored { .. }
+            ));
+        }
+        assert_eq!(idx.entries(), cold);
         Ok(())
     }
 
