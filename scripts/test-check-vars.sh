@@ -84,6 +84,27 @@ bad VMASHADOW_CACHE=relative/dir "absolute path"
 bad KVER_DEB_SHA256=xyz "64 lowercase hex"
 bad "KVER_DEB_VERSION=1 2" "Debian version"
 
+# EXTRA_CONFIG: readable fragments of config lines only.
+printf 'CONFIG_NUMA=y\nCONIFG_TYPO=y\n' >"$tmp/typo.config"
+bad EXTRA_CONFIG=/nonexistent.config "no such readable file"
+bad EXTRA_CONFIG="$top/kernel/config/examples/bare-metal.config,$tmp/typo.config" \
+	"typo.config:2" "CONIFG_TYPO=y" "not a config fragment line"
+good EXTRA_CONFIG="$top/kernel/config/examples/bare-metal.config"
+# KSRC: a Linux tree (a fake one here) with the series, never built in place.
+mkdir -p "$tmp/notlinux" "$tmp/linux/mm" "$tmp/linux/arch/x86" \
+	"$tmp/linux/rust/kernel/mm" "$tmp/linux/rust/kernel/maple_tree"
+printf 'VERSION = 7\n' >"$tmp/linux/Makefile"
+printf 'config MMU\n\tbool\n' >"$tmp/linux/mm/Kconfig"
+bad KSRC=/nonexistent "no such directory"
+bad KSRC="$tmp/notlinux" "not a Linux source tree"
+bad KSRC="$tmp/linux" "lacks the vmashadow series" "config FAULT_VMA_HOOK" "git -C"
+printf 'config FAULT_VMA_HOOK\n\tbool\n' >>"$tmp/linux/mm/Kconfig"
+touch "$tmp/linux/rust/kernel/mm/fault_hook.rs" "$tmp/linux/rust/kernel/maple_tree/rcu.rs"
+good KSRC="$tmp/linux"
+touch "$tmp/linux/.config"
+bad KSRC="$tmp/linux" "make mrproper"
+rm "$tmp/linux/.config"
+
 good
 good CPUS=4 MEMORY=1536M TIMEOUT=600 KVM=off FLAVOUR=perf CRASH=0 \
 	TESTS="module_test race_test"
@@ -101,7 +122,8 @@ run CPUS=x R=0 KVM=maybe "$check"
 # results directory).
 for t in "test CPUS=abc" "bench R=0" "kernel FLAVOUR=fast" "vm MEMORY=lots" \
 	"deps KVM=yes" "lint TIMEOUT=soon" "bench-compare A=x B=y THREADS=none" \
-	"test SECONDS=1"; do
+	"test SECONDS=1" "kernel EXTRA_CONFIG=/nonexistent.config" \
+	"kernel-config KSRC=/nonexistent"; do
 	read -ra args <<<"$t"
 	before=$(find "$top/results" 2>/dev/null | wc -l)
 	t0=$(date +%s%N)
