@@ -23,7 +23,8 @@
 # Test options: TESTS="module_test ..." (selftests) CRASH=1|0 (crash boot)
 # Bench options: R=8 (repetitions) SECONDS_PER_RUN=0.5 ONLY="churn ..." (scenarios)
 #   THREADS="1 2 4" (faulting threads) PATH_R=3 PATH_VMAS="1 256 4096"
-#   PATH_ADMIT_MS=0 (path bench)
+#   PATH_ADMIT_MS=0 (path bench); make bench prints its plan and ETA first
+#   and refuses a plan that cannot finish inside TIMEOUT (default: from the plan)
 # Kernel options: EXTRA_CONFIG=file[,file] (fragments merged after the
 #   project's, e.g. kernel/config/examples/bare-metal.config)
 #   KSRC=/path/to/linux (your own tree with the series applied, built

@@ -74,7 +74,7 @@ if [ -n "${MEMORY:-}" ]; then
 		bad "MEMORY='$MEMORY': the guest's memory, a size in M or G from 256M to 1024G, e.g. MEMORY=2G or MEMORY=1536M (default 2G)"
 fi
 [ -z "${TIMEOUT:-}" ] || int_in TIMEOUT "$TIMEOUT" 1 604800 \
-	"seconds before a guest is killed, an integer 1..604800 (default 1800, make bench 5400)"
+	"seconds before a guest is killed, an integer 1..604800 (default 1800; make bench: twice its plan's ETA plus 5 minutes, and refuses a plan that cannot finish inside it)"
 case "${KVM:-auto}" in
 auto | on | off) ;;
 *) bad "KVM='$KVM': one of auto (KVM if it really works, else TCG; the default), on (KVM or fail), off (TCG)" ;;

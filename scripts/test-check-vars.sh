@@ -140,6 +140,28 @@ for t in "test CPUS=abc" "bench R=0" "kernel FLAVOUR=fast" "vm MEMORY=lots" \
 	fi
 done
 
+# A bench plan that cannot finish inside TIMEOUT: refused before anything
+# is built, with its ETA.
+t0=$(date +%s%N)
+before=$(find "$top/results" 2>/dev/null | wc -l)
+run make -s -C "$top" bench TIMEOUT=60 R=8
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+after=$(find "$top/results" 2>/dev/null | wc -l)
+if [ "$rc" -ne 0 ] && [ "$ms" -lt 2000 ] && grep -q 'error: the plan cannot finish inside TIMEOUT=60s (ETA' "$tmp/err" &&
+	grep -q 'plan: main part, 2 CPUs: .* runs' "$tmp/err" &&
+	! grep -q 'dependencies\|apt-get\|building' "$tmp/err" && [ "$before" = "$after" ]; then
+	ok "make bench TIMEOUT=60 is refused in ${ms} ms: $(grep -m1 'error:' "$tmp/err" | cut -c1-100)"
+else
+	not_ok "make bench TIMEOUT=60 is refused at once, with its plan (exit $rc, ${ms} ms)"
+fi
+# Every variable is checked before the plan is made.
+if ! run make -s -C "$top" bench TIMEOUT=600 R=1 ONLY=procs KVM=maybe && grep -q 'error: KVM=' "$tmp/err" && ! grep -q 'plan:' "$tmp/err"; then
+	ok "make bench: the variables are checked before the plan"
+else
+	not_ok "make bench: the variables are checked before the plan"
+fi
+
 # KVM=on where KVM cannot run a guest (cached probe says no, or no usable
 # /dev/kvm at all): fails before anything is built, and says why.
 echo no >"$cache/kvm-probe-$(uname -r)-$(hostname)"
