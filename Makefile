@@ -9,6 +9,8 @@
 #   make deps      install what is missing (Debian 12/13 packages, bindgen, virtme-ng)
 #   make kernel    build the kernel (FLAVOUR=debug|perf, default debug)
 #   make kernel-config  configure the kernel and check its fragments, no build
+#   make kernel-deb     Debian packages of the kernel (bindeb-pkg) in
+#                  build/kernel-deb-FLAVOUR/, for a real test box
 #   make module    build vmashadow.ko (and the crash test's module) against that kernel
 #   make selftests build the selftests
 #   make vm        interactive guest shell with the module available
@@ -38,7 +40,7 @@ S := scripts
 # The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all help test bench bench-compare deps kernel kernel-config module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
+.PHONY: all help test bench bench-compare deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
 
 all: module
 
@@ -77,6 +79,9 @@ kernel: deps
 
 kernel-config: deps
 	@$(S)/build-kernel.sh --config-only $(FLAVOUR)
+
+kernel-deb: deps
+	@$(S)/kernel-deb.sh $(FLAVOUR)
 
 module: deps
 	@$(S)/build-module.sh $(FLAVOUR)

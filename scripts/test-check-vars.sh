@@ -123,7 +123,7 @@ run CPUS=x R=0 KVM=maybe "$check"
 for t in "test CPUS=abc" "bench R=0" "kernel FLAVOUR=fast" "vm MEMORY=lots" \
 	"deps KVM=yes" "lint TIMEOUT=soon" "bench-compare A=x B=y THREADS=none" \
 	"test SECONDS=1" "kernel EXTRA_CONFIG=/nonexistent.config" \
-	"kernel-config KSRC=/nonexistent"; do
+	"kernel-config KSRC=/nonexistent" "kernel-deb FLAVOUR=fast"; do
 	read -ra args <<<"$t"
 	before=$(find "$top/results" 2>/dev/null | wc -l)
 	t0=$(date +%s%N)
