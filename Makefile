@@ -11,6 +11,8 @@
 #   make kernel-config  configure the kernel and check its fragments, no build
 #   make kernel-deb     Debian packages of the kernel (bindeb-pkg) in
 #                  build/kernel-deb-FLAVOUR/, for a real test box
+#   make bench-host     the benches on this host, already running a kernel
+#                  with the series (root; docs/real-hardware.md)
 #   make module    build vmashadow.ko (and the crash test's module) against that kernel
 #   make selftests build the selftests
 #   make vm        interactive guest shell with the module available
@@ -30,7 +32,8 @@
 # Kernel options: EXTRA_CONFIG=file[,file] (fragments merged after the
 #   project's, e.g. kernel/config/examples/bare-metal.config)
 #   KSRC=/path/to/linux (your own tree with the series applied, built
-#   incrementally in the cache)
+#   incrementally in the cache) KDIR=dir (bench-host: the running kernel's
+#   build directory)
 # Every variable is checked before anything is installed or built
 # (scripts/check-vars.sh): a bad value, or a variable no target reads, is
 # an error naming it and what it may be.
@@ -40,7 +43,7 @@ S := scripts
 # The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all help test bench bench-compare deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
+.PHONY: all help test bench bench-compare bench-host deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
 
 all: module
 
@@ -82,6 +85,9 @@ kernel-config: deps
 
 kernel-deb: deps
 	@$(S)/kernel-deb.sh $(FLAVOUR)
+
+bench-host:
+	@$(S)/bench-host.sh
 
 module: deps
 	@$(S)/build-module.sh $(FLAVOUR)

@@ -27,7 +27,7 @@
 SELFTESTS=$(sed -n 's/^TEST_GEN_PROGS *:= *//p' "$VMS_TOP/selftests/Makefile")
 KNOWN=(A B CPUS MEMORY TIMEOUT KVM FLAVOUR TESTS CRASH R SECONDS_PER_RUN ONLY
 	THREADS PATH_R PATH_VMAS PATH_ADMIT_MS VMASHADOW_CACHE KVER_DEB_VERSION
-	KVER_DEB_SHA256 EXTRA_CONFIG KSRC)
+	KVER_DEB_SHA256 EXTRA_CONFIG KSRC KDIR)
 
 errs=()
 bad() { errs+=("$1"); }
@@ -127,6 +127,10 @@ fi
 if [ -n "${KSRC:-}" ]; then
 	why=$(ksrc_problem "$KSRC")
 	[ -z "$why" ] || bad "KSRC='$KSRC': $why (KSRC is a Linux tree with the vmashadow series applied, to build against instead of the cached Debian source)"
+fi
+if [ -n "${KDIR:-}" ]; then
+	[ -f "$KDIR/Makefile" ] && [ -f "$KDIR/include/config/kernel.release" ] ||
+		bad "KDIR='$KDIR': not a configured kernel build directory (no Makefile and include/config/kernel.release in it); make bench-host builds the module against it (default: /lib/modules/\$(uname -r)/build, or the cached build of the running kernel)"
 fi
 [ -z "${VMASHADOW_CACHE:-}" ] || [[ "$VMASHADOW_CACHE" == /* ]] ||
 	bad "VMASHADOW_CACHE='$VMASHADOW_CACHE': an absolute path (default /var/cache/vmashadow)"

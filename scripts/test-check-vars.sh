@@ -104,6 +104,7 @@ good KSRC="$tmp/linux"
 touch "$tmp/linux/.config"
 bad KSRC="$tmp/linux" "make mrproper"
 rm "$tmp/linux/.config"
+bad KDIR="$tmp/notlinux" "not a configured kernel build directory"
 
 good
 good CPUS=4 MEMORY=1536M TIMEOUT=600 KVM=off FLAVOUR=perf CRASH=0 \
@@ -123,7 +124,8 @@ run CPUS=x R=0 KVM=maybe "$check"
 for t in "test CPUS=abc" "bench R=0" "kernel FLAVOUR=fast" "vm MEMORY=lots" \
 	"deps KVM=yes" "lint TIMEOUT=soon" "bench-compare A=x B=y THREADS=none" \
 	"test SECONDS=1" "kernel EXTRA_CONFIG=/nonexistent.config" \
-	"kernel-config KSRC=/nonexistent" "kernel-deb FLAVOUR=fast"; do
+	"kernel-config KSRC=/nonexistent" "kernel-deb FLAVOUR=fast" \
+	"bench-host R=0"; do
 	read -ra args <<<"$t"
 	before=$(find "$top/results" 2>/dev/null | wc -l)
 	t0=$(date +%s%N)
@@ -160,6 +162,27 @@ if ! run make -s -C "$top" bench TIMEOUT=600 R=1 ONLY=procs KVM=maybe && grep -q
 	ok "make bench: the variables are checked before the plan"
 else
 	not_ok "make bench: the variables are checked before the plan"
+fi
+
+# make bench-host on a kernel without the hook (this machine's, unless it
+# runs the custom kernel), or not as root: refused at once, nothing written.
+before=$(find "$top/results" "$top/build" 2>/dev/null | wc -l)
+if grep -q ' fault_vma_hook_register$' /proc/kallsyms 2>/dev/null; then
+	ok "make bench-host without the hook # SKIP this kernel has it"
+elif ! run make -s -C "$top" bench-host ONLY=churn R=1 &&
+	grep -q 'error: the running kernel .* has no fault VMA hook' "$tmp/err" &&
+	[ "$before" = "$(find "$top/results" "$top/build" 2>/dev/null | wc -l)" ]; then
+	ok "make bench-host on a kernel without the hook: $(grep -m1 'error:' "$tmp/err" | cut -c1-100)"
+else
+	not_ok "make bench-host on a kernel without the hook is refused at once"
+fi
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	if ! run setpriv --reuid=65534 --regid=65534 --clear-groups make -s -C "$top" bench-host &&
+		grep -q 'error: make bench-host needs root' "$tmp/err"; then
+		ok "make bench-host not as root: $(grep -m1 'error:' "$tmp/err" | cut -c1-100)"
+	else
+		not_ok "make bench-host not as root is refused"
+	fi
 fi
 
 # KVM=on where KVM cannot run a guest (cached probe says no, or no usable
