@@ -48,7 +48,10 @@ if [ -n "${TIMEOUT:-}" ]; then
 	main_timeout=$TIMEOUT path_timeout=$TIMEOUT
 else
 	main_timeout=$((2 * plan_main_s + 300)) path_timeout=$((2 * plan_path_s + 300))
-	log "plan: a boot is killed after twice its ETA plus 5 minutes (main ${main_timeout}s, path ${path_timeout}s; TIMEOUT= sets it)"
+	limits=()
+	[ -z "$main_only" ] || limits+=("main ${main_timeout}s")
+	[ "$run_path" = 0 ] || limits+=("path ${path_timeout}s")
+	log "plan: a boot is killed after twice its ETA plus 5 minutes (${limits[0]}${limits[1]:+, ${limits[1]}}; TIMEOUT= sets it)"
 fi
 flavour=perf
 res=$VMS_TOP/results/bench/$(date +%Y%m%d-%H%M%S)
