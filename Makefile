@@ -8,6 +8,11 @@
 #   make bench-compare A=DIR B=DIR   two bench results directories, B against A
 #   make deps      install what is missing (Debian 12/13 packages, bindgen, virtme-ng)
 #   make kernel    build the kernel (FLAVOUR=debug|perf, default debug)
+#   make kernel-config  configure the kernel and check its fragments, no build
+#   make kernel-deb     Debian packages of the kernel (bindeb-pkg) in
+#                  build/kernel-deb-FLAVOUR/, for a real test box
+#   make bench-host     the benches on this host, already running a kernel
+#                  with the series (root; docs/real-hardware.md)
 #   make module    build vmashadow.ko (and the crash test's module) against that kernel
 #   make selftests build the selftests
 #   make vm        interactive guest shell with the module available
@@ -22,7 +27,13 @@
 # Test options: TESTS="module_test ..." (selftests) CRASH=1|0 (crash boot)
 # Bench options: R=8 (repetitions) SECONDS_PER_RUN=0.5 ONLY="churn ..." (scenarios)
 #   THREADS="1 2 4" (faulting threads) PATH_R=3 PATH_VMAS="1 256 4096"
-#   PATH_ADMIT_MS=0 (path bench)
+#   PATH_ADMIT_MS=0 (path bench); make bench prints its plan and ETA first
+#   and refuses a plan that cannot finish inside TIMEOUT (default: from the plan)
+# Kernel options: EXTRA_CONFIG=file[,file] (fragments merged after the
+#   project's, e.g. kernel/config/examples/bare-metal.config)
+#   KSRC=/path/to/linux (your own tree with the series applied, built
+#   incrementally in the cache) KDIR=dir (bench-host: the running kernel's
+#   build directory)
 # Every variable is checked before anything is installed or built
 # (scripts/check-vars.sh): a bad value, or a variable no target reads, is
 # an error naming it and what it may be.
@@ -32,7 +43,7 @@ S := scripts
 # The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all help test bench bench-compare deps kernel module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
+.PHONY: all help test bench bench-compare bench-host deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
 
 all: module
 
@@ -68,6 +79,15 @@ deps:
 
 kernel: deps
 	@$(S)/build-kernel.sh $(FLAVOUR)
+
+kernel-config: deps
+	@$(S)/build-kernel.sh --config-only $(FLAVOUR)
+
+kernel-deb: deps
+	@$(S)/kernel-deb.sh $(FLAVOUR)
+
+bench-host:
+	@$(S)/bench-host.sh
 
 module: deps
 	@$(S)/build-module.sh $(FLAVOUR)

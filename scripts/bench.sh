@@ -17,7 +17,10 @@
 # "1 2 4"; default vCPUs-1, vCPUs, 2*vCPUs, and vCPUs for page_fault* and
 # pft), PATH_R (path repetitions, default 3), PATH_VMAS (the path bench's
 # other-VMA counts, default "1 256 4096"; 65536 works too), CPUS, MEMORY,
-# TIMEOUT, KVM (see scripts/vm.sh).
+# TIMEOUT, KVM (see scripts/vm.sh), EXTRA_CONFIG, KSRC (build-kernel.sh).
+# The plan (the runs, their ETA: scripts/bench-plan.sh) is printed before
+# anything is built; a plan that cannot finish inside TIMEOUT is refused,
+# and without TIMEOUT each boot gets twice its ETA plus 5 minutes.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -30,41 +33,26 @@
 # take 36 minutes; 8 of 0.5 s (plus the warm-up) take 17, the path boot
 # 1-2 more. Repetitions are worth more than seconds here (the noise is the
 # host's, between runs, and the paired ratios need pairs), so the seconds
-# were halved before the repetitions were cut.
+# were halved before the repetitions were cut. The plan's ETA uses the
+# per-run and per-boot costs measured since (scripts/bench-plan.sh).
 # Every variable is checked before anything is built (scripts/check-vars.sh).
 "$VMS_TOP/scripts/check-vars.sh"
-reps=${R:-8}
-secs=${SECONDS_PER_RUN:-0.5}
-only=${ONLY:-$VMS_SCENARIOS}
-read -ra olist <<<"${only//,/ }"
-main=() run_path=0
-for s in "${olist[@]}"; do
-	if [ "$s" = path ]; then
-		run_path=1
-	else
-		main+=("$s")
-	fi
-done
-main_only=$(IFS=,; echo "${main[*]}")
-# Faulting thread counts, space- or comma-separated. Empty: the guest's
-# defaults (see guest-bench.sh).
-threads=${THREADS:-}
-read -ra tlist <<<"${threads//,/ }"
-threads=$(IFS=,; echo "${tlist[*]}")
-threads=${threads:--}
-path_reps=${PATH_R:-3}
-# The path bench's "other VMAs" counts. 65536 is not in the default: under
-# TCG with -icount setting up and tearing down 131073 VMAs costs ~20 s for
-# each of the 15 processes (3 repetitions x 5 modes), 5 minutes in all;
-# PATH_VMAS="1 256 4096 65536" adds it.
-path_vmas=${PATH_VMAS:-1 256 4096}
-# PATH_ADMIT_MS: the module's admit_ms in the path boot (default 0: every
-# VMA indexed at its first miss; 10, the module's default, shows what
-# admission saves newvma and churn).
-path_admit=${PATH_ADMIT_MS:-0}
-read -ra klist <<<"${path_vmas//,/ }"
-path_vmas=$(IFS=,; echo "${klist[*]}")
-
+. "$VMS_TOP/scripts/bench-plan.sh"
+bench_options
+# The plan and its ETA, before anything is built. TIMEOUT, each boot's
+# limit, must leave room for its part; unset, it is derived from the plan.
+bench_plan "${CPUS:-2}" "$VMS_BENCH_BOOT_S"
+if [ -n "${TIMEOUT:-}" ]; then
+	[ "$plan_main_s" -le "$TIMEOUT" ] && [ "$plan_path_s" -le "$TIMEOUT" ] ||
+		die "the plan cannot finish inside TIMEOUT=${TIMEOUT}s (ETA of the main boot $(fmt_secs "$plan_main_s"), of the path boot $(fmt_secs "$plan_path_s")): ask for less (R, ONLY, THREADS, SECONDS_PER_RUN, PATH_R, PATH_VMAS) or a larger TIMEOUT, or leave TIMEOUT unset (twice the ETA plus 5 minutes)"
+	main_timeout=$TIMEOUT path_timeout=$TIMEOUT
+else
+	main_timeout=$((2 * plan_main_s + 300)) path_timeout=$((2 * plan_path_s + 300))
+	limits=()
+	[ -z "$main_only" ] || limits+=("main ${main_timeout}s")
+	[ "$run_path" = 0 ] || limits+=("path ${path_timeout}s")
+	log "plan: a boot is killed after twice its ETA plus 5 minutes (${limits[0]}${limits[1]:+, ${limits[1]}}; TIMEOUT= sets it)"
+fi
 flavour=perf
 res=$VMS_TOP/results/bench/$(date +%Y%m%d-%H%M%S)
 latest=$VMS_TOP/results/bench/latest
@@ -87,6 +75,9 @@ ln -sfn "$(basename "$res")" "$latest"
 	echo "git: $(git -C "$VMS_TOP" describe --always --dirty 2>/dev/null || echo unknown)"
 	echo "host cpu model: $(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "host memory: $(awk '/^MemTotal:/ { printf "%d kB (%.1f GiB)", $2, $2 / 1048576 }' /proc/meminfo)"
+	[ -z "${EXTRA_CONFIG:-}" ] || echo "extra config: $(config_fragments "$flavour" | tail -n +3 | xargs)"
+	[ -z "${KSRC:-}" ] || echo "ksrc: $(ksrc_dir)"
+	echo "plan eta: main ${plan_main_s}s, path ${plan_path_s}s (timeouts ${main_timeout}s, ${path_timeout}s)"
 } >"$res/meta.txt"
 
 # Under TCG the vCPUs are host threads: anything else busy on the host (a
@@ -127,7 +118,7 @@ fail=0
 if [ -n "$main_only" ]; then
 	t0=$(date +%s)
 	"$VMS_TOP/scripts/vm.sh" --flavour "$flavour" --rwdir "$res" \
-		--console "$res/console.log" --timeout "${TIMEOUT:-5400}" \
+		--console "$res/console.log" --timeout "$main_timeout" \
 		--exec "$VMS_TOP/scripts/guest-bench.sh $res $ko $benchdir/vmashadow_bench $reps $secs $main_only $threads" ||
 		true # the guest's own status is guest-rc
 	log "guest run done in $(($(date +%s) - t0))s"
@@ -150,7 +141,7 @@ if [ "$run_path" = 1 ]; then
 	t0=$(date +%s)
 	"$VMS_TOP/scripts/vm.sh" --flavour "$flavour" --cpus 1 "${icount[@]}" \
 		--rwdir "$res" --console "$res/path/console.log" \
-		--timeout "${TIMEOUT:-5400}" \
+		--timeout "$path_timeout" \
 		--exec "$VMS_TOP/scripts/guest-path.sh $res $ko $benchdir/vmashadow_bench $path_reps $path_vmas $how $path_admit" ||
 		true # the guest's own status is path/guest-rc
 	log "path guest run done in $(($(date +%s) - t0))s"

@@ -27,7 +27,7 @@
 SELFTESTS=$(sed -n 's/^TEST_GEN_PROGS *:= *//p' "$VMS_TOP/selftests/Makefile")
 KNOWN=(A B CPUS MEMORY TIMEOUT KVM FLAVOUR TESTS CRASH R SECONDS_PER_RUN ONLY
 	THREADS PATH_R PATH_VMAS PATH_ADMIT_MS VMASHADOW_CACHE KVER_DEB_VERSION
-	KVER_DEB_SHA256)
+	KVER_DEB_SHA256 EXTRA_CONFIG KSRC KDIR)
 
 errs=()
 bad() { errs+=("$1"); }
@@ -74,7 +74,7 @@ if [ -n "${MEMORY:-}" ]; then
 		bad "MEMORY='$MEMORY': the guest's memory, a size in M or G from 256M to 1024G, e.g. MEMORY=2G or MEMORY=1536M (default 2G)"
 fi
 [ -z "${TIMEOUT:-}" ] || int_in TIMEOUT "$TIMEOUT" 1 604800 \
-	"seconds before a guest is killed, an integer 1..604800 (default 1800, make bench 5400)"
+	"seconds before a guest is killed, an integer 1..604800 (default 1800; make bench: twice its plan's ETA plus 5 minutes, and refuses a plan that cannot finish inside it)"
 case "${KVM:-auto}" in
 auto | on | off) ;;
 *) bad "KVM='$KVM': one of auto (KVM if it really works, else TCG; the default), on (KVM or fail), off (TCG)" ;;
@@ -106,6 +106,32 @@ fi
 	"the path bench's other-VMA counts, integers 0..65536, e.g. PATH_VMAS=\"1 256 4096 65536\" (default \"1 256 4096\")"
 [ -z "${PATH_ADMIT_MS:-}" ] || int_in PATH_ADMIT_MS "$PATH_ADMIT_MS" 0 10000 \
 	"the module's admit_ms in the path boot, an integer 0..10000 (default 0)"
+if [ -n "${EXTRA_CONFIG:-}" ]; then
+	read -ra words <<<"${EXTRA_CONFIG//,/ }"
+	[ ${#words[@]} -gt 0 ] || bad "EXTRA_CONFIG='$EXTRA_CONFIG': names no file; config fragments to merge after the project's, e.g. EXTRA_CONFIG=kernel/config/examples/bare-metal.config"
+	for f in "${words[@]}"; do
+		if [ ! -f "$f" ] || [ ! -r "$f" ]; then
+			bad "EXTRA_CONFIG='$EXTRA_CONFIG': $f: no such readable file (config fragments, comma-separated; relative to $PWD)"
+			break
+		fi
+		# A fragment holds CONFIG_X=value, "# CONFIG_X is not set",
+		# comments and blank lines; anything else is a typo that
+		# merge_config.sh would silently drop.
+		line=$(grep -nvE '^[[:space:]]*(#.*)?$|^CONFIG_[A-Za-z0-9_]+=.' "$f" | head -n 1 || true)
+		if [ -n "$line" ]; then
+			bad "EXTRA_CONFIG='$EXTRA_CONFIG': $f:${line%%:*}: '${line#*:}' is not a config fragment line (CONFIG_X=value, '# CONFIG_X is not set', a comment or blank)"
+			break
+		fi
+	done
+fi
+if [ -n "${KSRC:-}" ]; then
+	why=$(ksrc_problem "$KSRC")
+	[ -z "$why" ] || bad "KSRC='$KSRC': $why (KSRC is a Linux tree with the vmashadow series applied, to build against instead of the cached Debian source)"
+fi
+if [ -n "${KDIR:-}" ]; then
+	[ -f "$KDIR/Makefile" ] && [ -f "$KDIR/include/config/kernel.release" ] ||
+		bad "KDIR='$KDIR': not a configured kernel build directory (no Makefile and include/config/kernel.release in it); make bench-host builds the module against it (default: /lib/modules/\$(uname -r)/build, or the cached build of the running kernel)"
+fi
 [ -z "${VMASHADOW_CACHE:-}" ] || [[ "$VMASHADOW_CACHE" == /* ]] ||
 	bad "VMASHADOW_CACHE='$VMASHADOW_CACHE': an absolute path (default /var/cache/vmashadow)"
 [[ "$KVER_DEB_VERSION" =~ ^[0-9][0-9A-Za-z.+~:-]*$ ]] ||

@@ -5,10 +5,18 @@
 # into the cache and apply kernel/patches/*.patch in order. Prints the path of
 # the patched tree. The patched tree is keyed by the series, so changing a
 # patch makes a new tree and never touches an old one.
+#
+# With KSRC=/path/to/linux (the user's own tree, the series applied) it
+# checks that tree and prints its path instead: nothing is fetched.
 
 . "$(dirname "$0")/lib.sh"
 
 [ $# -eq 0 ] || die "usage: $0 (no arguments)"
+
+if [ -n "${KSRC:-}" ]; then
+	ksrc_dir
+	exit 0
+fi
 
 cache_lock fetch
 dl=$VMS_CACHE/dl

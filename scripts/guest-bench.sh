@@ -14,15 +14,29 @@
 #   STATS mode=M <line of the module's stats file>    after each run
 #
 #   guest-bench.sh RESULTS KO BENCH REPS SECONDS SCENARIO[,SCENARIO...] [THREADS]
+#   guest-bench.sh --plan VCPUS SCENARIO[,SCENARIO...] [THREADS]
 #
 # THREADS: comma-separated faulting thread counts (validated by bench.sh),
 # or - (the default) for vCPUs-1, vCPUs and 2*vCPUs.
+# --plan prints the configurations ("SCENARIO VARIANT THREADS", one a line)
+# a run on VCPUS vCPUs would do in each mode and repetition, and exits:
+# nothing is loaded, run or written (bench.sh's plan, on the host).
 
 set -uo pipefail
 
-[ $# -eq 6 ] || [ $# -eq 7 ] ||
-	{ echo "usage: $0 RESULTS KO BENCH REPS SECONDS SCENARIOS [THREADS]" >&2; exit 2; }
-results=$1 ko=$2 bench=$3 reps=$4 secs=$5 only=,$6, threads_arg=${7:--}
+plan_vcpus=
+if [ "${1:-}" = --plan ]; then
+	[ $# -eq 3 ] || [ $# -eq 4 ] ||
+		{ echo "usage: $0 --plan VCPUS SCENARIOS [THREADS]" >&2; exit 2; }
+	plan_vcpus=$2 only=,$3, threads_arg=${4:--}
+	# What the meta.txt block below writes goes to a scratch directory.
+	results=$(mktemp -d) bench=true reps=0 secs=0
+	trap 'rm -rf "$results"' EXIT
+else
+	[ $# -eq 6 ] || [ $# -eq 7 ] ||
+		{ echo "usage: $0 RESULTS KO BENCH REPS SECONDS SCENARIOS [THREADS]" >&2; exit 2; }
+	results=$1 ko=$2 bench=$3 reps=$4 secs=$5 only=,$6, threads_arg=${7:--}
+fi
 . "$(dirname "$0")/guest-accel.sh"
 dbg=/sys/kernel/debug/vmashadow
 modes=(stock mmap pervma shadow)
@@ -35,12 +49,13 @@ finish() {
 	echo "$rc" >"$results/guest-rc"
 	sync
 }
-trap finish EXIT
+if [ -z "$plan_vcpus" ]; then
+	trap finish EXIT
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+	insmod "$ko" mode=0 || { rc=1; exit; }
+fi
 
-mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-insmod "$ko" mode=0 || { rc=1; exit; }
-
-vcpus=$(nproc)
+vcpus=${plan_vcpus:-$(nproc)}
 mem_kb=$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p' /proc/meminfo)
 
 # Faulting threads for contended and kernel-faults: one per vCPU but the
@@ -135,6 +150,10 @@ for cfg in "${configs[@]}"; do
 	[[ "$only" == *",${cfg%% *},"* ]] && wanted+=("$cfg")
 done
 configs=("${wanted[@]}")
+if [ -n "$plan_vcpus" ]; then
+	[ ${#configs[@]} -eq 0 ] || printf '%s\n' "${configs[@]}"
+	exit 0
+fi
 
 # The fault path's /proc/vmstat counters, one "name value" a line.
 vmstat_snap() {

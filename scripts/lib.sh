@@ -208,20 +208,99 @@ src_dir() {
 	echo "$VMS_CACHE/src/$(src_key)/linux"
 }
 
+# EXTRA_CONFIG: the user's config fragments (commas or spaces between
+# them), merged after the project's own. Prints each as an absolute path,
+# one a line, or says which is missing or unreadable and fails. Relative
+# paths are taken from the directory make (or the script) runs in.
+extra_config_files() {
+	local words w
+	read -ra words <<<"${EXTRA_CONFIG//,/ }"
+	for w in "${words[@]}"; do
+		[ -f "$w" ] && [ -r "$w" ] || {
+			echo "EXTRA_CONFIG: $w: no such readable file" >&2
+			return 1
+		}
+		realpath -e "$w"
+	done
+}
+
+# The config fragments of a build of flavour $1, in merge order: the
+# project's (common, flavour), then EXTRA_CONFIG's. One a line.
+config_fragments() {
+	echo "$VMS_TOP/kernel/config/common.config"
+	echo "$VMS_TOP/kernel/config/$1.config"
+	[ -z "${EXTRA_CONFIG:-}" ] || extra_config_files
+}
+
+# Why KSRC ($1) cannot be built against (one line), or nothing if it can:
+# a Linux tree with the series applied, never configured in place (its
+# builds are out of tree, in the cache, with O=).
+ksrc_problem() {
+	local d=$1
+	if [ ! -d "$d" ]; then
+		echo "no such directory"
+	elif [ ! -f "$d/Makefile" ] || ! grep -q '^VERSION = ' "$d/Makefile" ||
+		[ ! -f "$d/mm/Kconfig" ] || [ ! -d "$d/arch/x86" ]; then
+		echo "not a Linux source tree (no top-level Makefile with 'VERSION =', mm/Kconfig and arch/x86/)"
+	elif ! grep -qx 'config FAULT_VMA_HOOK' "$d/mm/Kconfig" ||
+		[ ! -f "$d/rust/kernel/mm/fault_hook.rs" ] ||
+		[ ! -f "$d/rust/kernel/maple_tree/rcu.rs" ]; then
+		echo "the tree lacks the vmashadow series (no 'config FAULT_VMA_HOOK' in mm/Kconfig, or no rust/kernel/mm/fault_hook.rs or rust/kernel/maple_tree/rcu.rs): apply it first, e.g. git -C $d am \$(ls $VMS_TOP/kernel/patches/*.patch | grep -v /0000-)"
+	elif [ -e "$d/.config" ] || [ -e "$d/include/config" ]; then
+		echo "it has been configured or built in place (.config or include/config/ in it), and the kernel refuses out-of-tree (O=) builds of such a tree: run 'make mrproper' in it"
+	fi
+}
+
+# KSRC, checked, as an absolute path; dies if it cannot be built against.
+ksrc_dir() {
+	local why
+	why=$(ksrc_problem "$KSRC")
+	[ -z "$why" ] || die "KSRC=$KSRC: $why"
+	realpath -e "$KSRC"
+}
+
 # Build directory of one flavour (perf|debug), keyed by everything that goes in.
 build_key() {
-	local flavour=$1
+	local flavour=$1 extra=()
+	if [ -n "${EXTRA_CONFIG:-}" ]; then
+		mapfile -t extra < <(extra_config_files)
+	fi
 	{
 		src_key
 		echo "$flavour"
 		cat "$VMS_TOP/kernel/config/common.config" \
 			"$VMS_TOP/kernel/config/$flavour.config"
 		toolchain_id
+		# Only when set: a build without it keeps the key it always had.
+		if [ ${#extra[@]} -gt 0 ]; then
+			echo "EXTRA_CONFIG"
+			cat "${extra[@]}"
+		fi
 	} | sha256sum | cut -c1-16
 }
 
+# A build against KSRC is keyed by the tree's path, the flavour and the
+# EXTRA_CONFIG files' paths, not their contents: one build directory per
+# tree, rebuilt incrementally as the tree or a fragment changes.
+ksrc_key() {
+	{
+		ksrc_dir
+		echo "$1"
+		[ -z "${EXTRA_CONFIG:-}" ] || extra_config_files
+	} | sha256sum | cut -c1-16
+}
+
+# The project's builds are FLAVOUR-KEY; those with EXTRA_CONFIG
+# extra-FLAVOUR-KEY, those against KSRC ksrc-FLAVOUR-KEY (each kind is
+# pruned apart, and ksrc- builds never: see build-kernel.sh).
 build_dir() {
-	echo "$VMS_CACHE/build/$1-$(build_key "$1")"
+	if [ -n "${KSRC:-}" ]; then
+		echo "$VMS_CACHE/build/ksrc-$1-$(ksrc_key "$1")"
+	elif [ -n "${EXTRA_CONFIG:-}" ]; then
+		echo "$VMS_CACHE/build/extra-$1-$(build_key "$1")"
+	else
+		echo "$VMS_CACHE/build/$1-$(build_key "$1")"
+	fi
 }
 
 # The verdict on a guest run whose results are in $1: fails if the guest did

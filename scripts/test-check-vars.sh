@@ -84,6 +84,28 @@ bad VMASHADOW_CACHE=relative/dir "absolute path"
 bad KVER_DEB_SHA256=xyz "64 lowercase hex"
 bad "KVER_DEB_VERSION=1 2" "Debian version"
 
+# EXTRA_CONFIG: readable fragments of config lines only.
+printf 'CONFIG_NUMA=y\nCONIFG_TYPO=y\n' >"$tmp/typo.config"
+bad EXTRA_CONFIG=/nonexistent.config "no such readable file"
+bad EXTRA_CONFIG="$top/kernel/config/examples/bare-metal.config,$tmp/typo.config" \
+	"typo.config:2" "CONIFG_TYPO=y" "not a config fragment line"
+good EXTRA_CONFIG="$top/kernel/config/examples/bare-metal.config"
+# KSRC: a Linux tree (a fake one here) with the series, never built in place.
+mkdir -p "$tmp/notlinux" "$tmp/linux/mm" "$tmp/linux/arch/x86" \
+	"$tmp/linux/rust/kernel/mm" "$tmp/linux/rust/kernel/maple_tree"
+printf 'VERSION = 7\n' >"$tmp/linux/Makefile"
+printf 'config MMU\n\tbool\n' >"$tmp/linux/mm/Kconfig"
+bad KSRC=/nonexistent "no such directory"
+bad KSRC="$tmp/notlinux" "not a Linux source tree"
+bad KSRC="$tmp/linux" "lacks the vmashadow series" "config FAULT_VMA_HOOK" "git -C"
+printf 'config FAULT_VMA_HOOK\n\tbool\n' >>"$tmp/linux/mm/Kconfig"
+touch "$tmp/linux/rust/kernel/mm/fault_hook.rs" "$tmp/linux/rust/kernel/maple_tree/rcu.rs"
+good KSRC="$tmp/linux"
+touch "$tmp/linux/.config"
+bad KSRC="$tmp/linux" "make mrproper"
+rm "$tmp/linux/.config"
+bad KDIR="$tmp/notlinux" "not a configured kernel build directory"
+
 good
 good CPUS=4 MEMORY=1536M TIMEOUT=600 KVM=off FLAVOUR=perf CRASH=0 \
 	TESTS="module_test race_test"
@@ -101,7 +123,9 @@ run CPUS=x R=0 KVM=maybe "$check"
 # results directory).
 for t in "test CPUS=abc" "bench R=0" "kernel FLAVOUR=fast" "vm MEMORY=lots" \
 	"deps KVM=yes" "lint TIMEOUT=soon" "bench-compare A=x B=y THREADS=none" \
-	"test SECONDS=1"; do
+	"test SECONDS=1" "kernel EXTRA_CONFIG=/nonexistent.config" \
+	"kernel-config KSRC=/nonexistent" "kernel-deb FLAVOUR=fast" \
+	"bench-host R=0"; do
 	read -ra args <<<"$t"
 	before=$(find "$top/results" 2>/dev/null | wc -l)
 	t0=$(date +%s%N)
@@ -117,6 +141,49 @@ for t in "test CPUS=abc" "bench R=0" "kernel FLAVOUR=fast" "vm MEMORY=lots" \
 		not_ok "make $t fails at once naming $name (exit $rc, ${ms} ms)"
 	fi
 done
+
+# A bench plan that cannot finish inside TIMEOUT: refused before anything
+# is built, with its ETA.
+t0=$(date +%s%N)
+before=$(find "$top/results" 2>/dev/null | wc -l)
+run make -s -C "$top" bench TIMEOUT=60 R=8
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+after=$(find "$top/results" 2>/dev/null | wc -l)
+if [ "$rc" -ne 0 ] && [ "$ms" -lt 2000 ] && grep -q 'error: the plan cannot finish inside TIMEOUT=60s (ETA' "$tmp/err" &&
+	grep -q 'plan: main part, 2 CPUs: .* runs' "$tmp/err" &&
+	! grep -q 'dependencies\|apt-get\|building' "$tmp/err" && [ "$before" = "$after" ]; then
+	ok "make bench TIMEOUT=60 is refused in ${ms} ms: $(grep -m1 'error:' "$tmp/err" | cut -c1-100)"
+else
+	not_ok "make bench TIMEOUT=60 is refused at once, with its plan (exit $rc, ${ms} ms)"
+fi
+# Every variable is checked before the plan is made.
+if ! run make -s -C "$top" bench TIMEOUT=600 R=1 ONLY=procs KVM=maybe && grep -q 'error: KVM=' "$tmp/err" && ! grep -q 'plan:' "$tmp/err"; then
+	ok "make bench: the variables are checked before the plan"
+else
+	not_ok "make bench: the variables are checked before the plan"
+fi
+
+# make bench-host on a kernel without the hook (this machine's, unless it
+# runs the custom kernel), or not as root: refused at once, nothing written.
+before=$(find "$top/results" "$top/build" 2>/dev/null | wc -l)
+if grep -q ' fault_vma_hook_register$' /proc/kallsyms 2>/dev/null; then
+	ok "make bench-host without the hook # SKIP this kernel has it"
+elif ! run make -s -C "$top" bench-host ONLY=churn R=1 &&
+	grep -q 'error: the running kernel .* has no fault VMA hook' "$tmp/err" &&
+	[ "$before" = "$(find "$top/results" "$top/build" 2>/dev/null | wc -l)" ]; then
+	ok "make bench-host on a kernel without the hook: $(grep -m1 'error:' "$tmp/err" | cut -c1-100)"
+else
+	not_ok "make bench-host on a kernel without the hook is refused at once"
+fi
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	if ! run setpriv --reuid=65534 --regid=65534 --clear-groups make -s -C "$top" bench-host &&
+		grep -q 'error: make bench-host needs root' "$tmp/err"; then
+		ok "make bench-host not as root: $(grep -m1 'error:' "$tmp/err" | cut -c1-100)"
+	else
+		not_ok "make bench-host not as root is refused"
+	fi
+fi
 
 # KVM=on where KVM cannot run a guest (cached probe says no, or no usable
 # /dev/kvm at all): fails before anything is built, and says why.

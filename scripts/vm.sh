@@ -13,6 +13,10 @@
 #   --memory SIZE          guest memory (default $MEMORY or 2G)
 #   --timeout SECONDS      kill the guest after this long (default $TIMEOUT or 1800)
 #   --rwdir DIR            host directory the guest may write (repeatable)
+#   --rodir DIR            host directory the guest sees read-only where the
+#                          root filesystem does not show it (virtme-ng mounts
+#                          tmpfs over /var/cache, /var/tmp, /var/log: e.g.
+#                          --rodir /var/cache/vmashadow; repeatable)
 #   --console FILE         also save the console output here
 #   --append ARGS          extra kernel command line
 #   --icount               deterministic: TCG with QEMU's -icount
@@ -39,8 +43,9 @@ print_accel=0
 console=
 append=
 rwdirs=()
+rodirs=()
 
-usage() { die "usage: $0 [--flavour perf|debug] [--cpus N] [--memory SIZE] [--timeout S] [--rwdir DIR] [--console FILE] [--append ARGS] [--icount] --exec CMD | --shell | --print-accel"; }
+usage() { die "usage: $0 [--flavour perf|debug] [--cpus N] [--memory SIZE] [--timeout S] [--rwdir DIR] [--rodir DIR] [--console FILE] [--append ARGS] [--icount] --exec CMD | --shell | --print-accel"; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -49,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--memory) memory=${2:-}; shift 2 ;;
 	--timeout) timeout=${2:-}; shift 2 ;;
 	--rwdir) rwdirs+=("${2:-}"); shift 2 ;;
+	--rodir) rodirs+=("${2:-}"); shift 2 ;;
 	--console) console=${2:-}; shift 2 ;;
 	--append) append=${2:-}; shift 2 ;;
 	--exec) cmd=${2:-}; shift 2 ;;
@@ -114,6 +120,9 @@ args=(--run "$kdir" "${accel[@]}" --cpus "$cpus" --memory "$memory" --force-9p
 	--append "root=/dev/root no5lvl kunit.filter_glob=vmashadow* $append")
 for d in "${rwdirs[@]}"; do
 	args+=(--rwdir "$d")
+done
+for d in "${rodirs[@]}"; do
+	args+=(--rodir "$d")
 done
 
 if [ "$shell" = 1 ]; then
