@@ -4,7 +4,8 @@
 # (VMASHADOW_CACHE, default /var/cache/vmashadow), keyed by its inputs.
 #
 #   make test      deps + debug kernel + module + selftests + VM run + splat check
-#   make bench     perf kernel + module + benches in one boot + the effect table
+#   make bench     perf kernel + module + benches (main boot, then the path
+#                  boot) + the effect table
 #   make bench-compare A=DIR B=DIR   two bench results directories, B against A
 #   make deps      install what is missing (Debian 12/13 packages, bindgen, virtme-ng)
 #   make kernel    build the kernel (FLAVOUR=debug|perf, default debug)
@@ -19,11 +20,13 @@
 #   make lint      shellcheck + pyflakes + make variables' checks, then
 #                  rustfmt + clippy; warnings are errors
 #   make lint-scripts  the scripts' part of make lint only (seconds, no kernel)
+#   make fmt       rustfmt in place
+#   make check-splats-test  the splat checker's self-test
 #   make bench-report-test  the bench report's self-test
 #   make clean     remove the clone's outputs (not the cache)
 #   make help      this text
 #
-# VM options: CPUS=2 MEMORY=2G TIMEOUT=1800 KVM=auto|on|off
+# VM options: CPUS=2 MEMORY=2G TIMEOUT=1800 (make bench: from its plan) KVM=auto|on|off
 # Test options: TESTS="module_test ..." (selftests) CRASH=1|0 (crash boot)
 # Bench options: R=8 (repetitions) SECONDS_PER_RUN=0.5 ONLY="churn ..." (scenarios)
 #   THREADS="1 2 4" (faulting threads) PATH_R=3 PATH_VMAS="1 256 4096"
