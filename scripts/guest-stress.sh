@@ -123,10 +123,15 @@ set_mode() {
 		echo 0 >"$vms/admit_ms" && echo 1 >"$vms/reset"
 }
 
-# The module's own account of a run, one line: hits, misses, nomem.
+# The module's own account of a run, one line: indexes, entries, hits
+# and misses (candidates the core validated or rejected) and the hit rate
+# hits / (hits + misses), then per mode (stock/mmap/pervma/shadow) the
+# candidates, the faults served under mmap_lock after the hook
+# (fill_careful) and the index's allocation failures (nomem).
 stats_line() {
-	awk '$1 == "hits" || $1 == "misses" || $1 == "indexes" || $1 == "entries" { printf "%s %s ", $1, $2 }
-		$1 == "nomem" || $1 == "candidates" || $1 == "fill_careful" { printf "%s %s/%s/%s/%s ", $1, $2, $3, $4, $5 }' \
+	awk '$1 == "hits" || $1 == "misses" || $1 == "indexes" || $1 == "entries" { printf "%s %s ", $1, $2; v[$1] = $2 }
+		$1 == "nomem" || $1 == "candidates" || $1 == "fill_careful" { printf "%s %s/%s/%s/%s ", $1, $2, $3, $4, $5 }
+		END { if (v["hits"] + v["misses"] > 0) printf "hit rate %.1f%%", 100 * v["hits"] / (v["hits"] + v["misses"]) }' \
 		"$vms/stats" 2>/dev/null
 }
 
