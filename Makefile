@@ -4,6 +4,8 @@
 # (VMASHADOW_CACHE, default /var/cache/vmashadow), keyed by its inputs.
 #
 #   make test      deps + debug kernel + module + selftests + VM run + splat check
+#   make stress    upstream suites in every mode for DURATION (default 30m): the
+#                  kernel's mm selftests, stress-ng, trinity, fault injection
 #   make bench     perf kernel + module + benches (main boot, then the path
 #                  boot) + the effect table
 #   make bench-compare A=DIR B=DIR   two bench results directories, B against A
@@ -28,6 +30,8 @@
 #
 # VM options: CPUS=2 MEMORY=2G TIMEOUT=1800 (make bench: from its plan) KVM=auto|on|off
 # Test options: TESTS="module_test ..." (selftests) CRASH=1|0 (crash boot)
+#   SLICE=1|0 (make test's boot of the upstream suites' slice)
+# Stress options: DURATION=30m (10m..24h, s/m/h)
 # Bench options: R=8 (repetitions) SECONDS_PER_RUN=0.5 ONLY="churn ..." (scenarios)
 #   THREADS="1 2 4" (faulting threads) PATH_R=3 PATH_VMAS="1 256 4096"
 #   PATH_ADMIT_MS=0 (path bench); make bench prints its plan and ETA first
@@ -46,7 +50,7 @@ S := scripts
 # The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all help test bench bench-compare bench-host deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
+.PHONY: all help test stress bench bench-compare bench-host deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
 
 all: module
 
@@ -55,6 +59,9 @@ help:
 
 test:
 	@$(S)/test.sh
+
+stress:
+	@$(S)/stress.sh
 
 bench:
 	@$(S)/bench.sh

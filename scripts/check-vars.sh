@@ -25,9 +25,9 @@
 
 # The selftests the guest runs (TESTS may pick some): selftests/Makefile.
 SELFTESTS=$(sed -n 's/^TEST_GEN_PROGS *:= *//p' "$VMS_TOP/selftests/Makefile")
-KNOWN=(A B CPUS MEMORY TIMEOUT KVM FLAVOUR TESTS CRASH R SECONDS_PER_RUN ONLY
-	THREADS PATH_R PATH_VMAS PATH_ADMIT_MS VMASHADOW_CACHE KVER_DEB_VERSION
-	KVER_DEB_SHA256 EXTRA_CONFIG KSRC KDIR)
+KNOWN=(A B CPUS MEMORY TIMEOUT KVM FLAVOUR TESTS CRASH SLICE DURATION R
+	SECONDS_PER_RUN ONLY THREADS PATH_R PATH_VMAS PATH_ADMIT_MS VMASHADOW_CACHE
+	KVER_DEB_VERSION KVER_DEB_SHA256 EXTRA_CONFIG KSRC KDIR)
 
 errs=()
 bad() { errs+=("$1"); }
@@ -89,6 +89,15 @@ case "${CRASH:-1}" in
 0 | 1) ;;
 *) bad "CRASH='$CRASH': 1 runs make test's crash boot (the default), 0 skips it" ;;
 esac
+case "${SLICE:-1}" in
+0 | 1) ;;
+*) bad "SLICE='$SLICE': 1 runs make test's boot of the upstream suites' slice (mm selftests, stress-ng, trinity; the default), 0 skips it" ;;
+esac
+if [ -n "${DURATION:-}" ]; then
+	secs=$(duration_seconds "$DURATION")
+	[ -n "$secs" ] && [ "$secs" -ge 600 ] && [ "$secs" -le 86400 ] ||
+		bad "DURATION='$DURATION': how long make stress runs, a number with s, m or h from 10m to 24h, e.g. DURATION=30m or DURATION=2h (default 30m)"
+fi
 [ -z "${R:-}" ] || int_in R "$R" 1 100 \
 	"make bench's measured repetitions, an integer 1..100 (default 8)"
 if [ -n "${SECONDS_PER_RUN:-}" ]; then

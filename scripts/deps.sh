@@ -52,13 +52,17 @@ esac
 # Debian's newer toolchain for both releases: bookworm's plain rustc (1.63)
 # is too old for the kernel (it wants >= $VMS_RUSTC_MIN) and trixie's (1.85)
 # would build a kernel with another compiler than the tested one.
+# stress-ng and trinity run in the guest (make stress, make test's slice),
+# which sees the host's root filesystem; libnuma, liburing and libcap are
+# what the kernel's mm selftests link (scripts/build-upstream-mm.sh).
 APT_PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	build-essential make git patch procps
 	flex bison bc cpio libelf-dev libssl-dev kmod busybox-static
 	rsync python3-venv xz-utils ca-certificates liburcu-dev
 	gcc-s390x-linux-gnu libc6-dev-s390x-cross
-	shellcheck pyflakes3)
+	shellcheck pyflakes3
+	stress-ng trinity libnuma-dev liburing-dev libcap-dev)
 # QEMU 10: from bookworm-backports on bookworm (its own 7.2 does not do), from
 # trixie itself on trixie. qemu-user runs the s390x build of the maple tree's
 # userland tests.
@@ -183,6 +187,12 @@ other_host() {
 	req '[ -f /usr/include/gelf.h ]' "libelf headers (Debian: libelf-dev)"
 	req '[ -f /usr/include/openssl/ssl.h ]' "OpenSSL headers (Debian: libssl-dev)"
 	req '[ -f /usr/include/urcu.h ]' "liburcu headers (Debian: liburcu-dev)"
+	# make stress and make test's slice of it (the guest runs the host's).
+	req 'command -v stress-ng' "stress-ng (Debian: stress-ng)"
+	req 'command -v trinity' "trinity (Debian: trinity)"
+	req '[ -f /usr/include/numa.h ]' "libnuma headers (Debian: libnuma-dev)"
+	req '[ -f /usr/include/liburing.h ]' "liburing headers (Debian: liburing-dev)"
+	req '[ -f /usr/include/sys/capability.h ]' "libcap headers (Debian: libcap-dev)"
 	# The maple tree's userland tests, big-endian: cross-built for s390x
 	# (its liburcu is Debian's, from scripts/fetch-urcu.sh: on another
 	# system those tests are skipped).

@@ -126,6 +126,17 @@ debian_mirror() {
 	echo "$uri"
 }
 
+# Seconds in duration $1 (make stress's DURATION): a number with s, m or
+# h (no unit: minutes), e.g. 90s, 30m, 2h; empty if it is not one.
+duration_seconds() {
+	[[ "$1" =~ ^([1-9][0-9]{0,5})([smh]?)$ ]] || return 0
+	case "${BASH_REMATCH[2]}" in
+	s) echo "${BASH_REMATCH[1]}" ;;
+	h) echo $((BASH_REMATCH[1] * 3600)) ;;
+	*) echo $((BASH_REMATCH[1] * 60)) ;;
+	esac
+}
+
 # The cached answer of the KVM probe: per host and host kernel.
 kvm_probe_file() {
 	echo "$VMS_CACHE/kvm-probe-$(uname -r)-$(hostname)"

@@ -69,6 +69,12 @@ bad KVM=yes auto on off
 bad FLAVOUR=fast debug perf
 bad TESTS=nosuch_test module_test
 bad CRASH=yes "0 skips"
+bad SLICE=yes "0 skips"
+bad DURATION=abc "10m to 24h" "DURATION=30m"
+bad DURATION=5m "10m to 24h"
+bad DURATION=25h "10m to 24h"
+bad DURATION=30x "10m to 24h"
+bad DURATION=-1m "10m to 24h"
 bad R=0 1..100
 bad R=101 1..100
 bad SECONDS_PER_RUN=abc 0.01..3600
@@ -112,6 +118,10 @@ good CPUS=4 MEMORY=1536M TIMEOUT=600 KVM=off FLAVOUR=perf CRASH=0 \
 good R=3 SECONDS_PER_RUN=0.25 ONLY="churn,path" THREADS="1,2 4" PATH_R=1 \
 	PATH_VMAS="0 65536" PATH_ADMIT_MS=10
 good CPUS= MEMORY= ONLY= THREADS=
+good DURATION=30m SLICE=0
+good DURATION=600s
+good DURATION=2h SLICE=1
+good DURATION=45
 
 # Several bad variables: each is named.
 run CPUS=x R=0 KVM=maybe "$check"
@@ -125,7 +135,7 @@ for t in "test CPUS=abc" "bench R=0" "kernel FLAVOUR=fast" "vm MEMORY=lots" \
 	"deps KVM=yes" "lint TIMEOUT=soon" "bench-compare A=x B=y THREADS=none" \
 	"test SECONDS=1" "kernel EXTRA_CONFIG=/nonexistent.config" \
 	"kernel-config KSRC=/nonexistent" "kernel-deb FLAVOUR=fast" \
-	"bench-host R=0"; do
+	"bench-host R=0" "stress DURATION=soon" "test SLICE=2"; do
 	read -ra args <<<"$t"
 	before=$(find "$top/results" 2>/dev/null | wc -l)
 	t0=$(date +%s%N)
