@@ -14,6 +14,14 @@
 #include "kselftest_harness.h"
 #include "vmashadow.h"
 
+/*
+ * Tests that load the module run its KUnit suites at each load (seconds
+ * under KASAN and TCG, tens of seconds on a loaded host): more than the
+ * harness's default of 30 s.
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 300
+
 #define PAGES	256
 
 static long page_size;

@@ -35,7 +35,11 @@ FIXTURE_TEARDOWN(module)
 		EXPECT_EQ(0, vms_unload());
 }
 
-TEST_F(module, load_unload)
+/*
+ * Each load runs the module's KUnit suites (seconds under KASAN and TCG,
+ * tens of seconds on a loaded host): well past the harness's default 30 s.
+ */
+TEST_F_TIMEOUT(module, load_unload, 300)
 {
 	ASSERT_EQ(0, vms_load(NULL));
 	ASSERT_TRUE(vms_loaded());
@@ -47,7 +51,7 @@ TEST_F(module, load_unload)
 	ASSERT_EQ(-ENOENT, vms_unload());
 }
 
-TEST_F(module, debugfs_dir_follows_module)
+TEST_F_TIMEOUT(module, debugfs_dir_follows_module, 300)
 {
 	ASSERT_FALSE(vms_is_dir(VMS_DEBUGFS));
 	ASSERT_EQ(0, vms_load(NULL));
@@ -61,7 +65,7 @@ TEST_F(module, debugfs_dir_follows_module)
  * never in vmashadow.ko: not even with the parameter that once created it,
  * which the kernel now ignores as unknown.
  */
-TEST_F(module, no_crash_trigger)
+TEST_F_TIMEOUT(module, no_crash_trigger, 300)
 {
 	if (vms_is_dir("/sys/module/vmashadow_crash"))
 		SKIP(return, "vmashadow_crash is loaded");
@@ -72,7 +76,7 @@ TEST_F(module, no_crash_trigger)
 }
 
 /* Each load runs the KUnit suite, each unload waits for two grace periods. */
-TEST_F_TIMEOUT(module, reload_cycles, 180)
+TEST_F_TIMEOUT(module, reload_cycles, 900)
 {
 	for (int i = 0; i < 8; i++) {
 		ASSERT_EQ(0, vms_load(NULL)) TH_LOG("load %d", i);
