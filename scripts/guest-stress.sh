@@ -208,7 +208,7 @@ mm_one() {
 		else
 			record mm "$mode" "$name" failed "$secs" "timed out after ${tmo}s"
 		fi ;;
-	*) record mm "$mode" "$name" failed "$secs" "exit $st: $(grep -m3 -E 'not ok|FAIL|fail|Error|error' "$out" | tr '\n' ' ' | cut -c1-240)" ;;
+	*) record mm "$mode" "$name" failed "$secs" "exit $st: $(grep -m1 '^# Totals' "$out" | sed 's/^# //'): $(grep -m3 -E '^not ok|FAIL|Error' "$out" | tr '\n' ' ' | cut -c1-240)" ;;
 	esac
 }
 
