@@ -87,9 +87,13 @@ step "bench program" cc -O2 -Wall -Wextra -Werror -pthread \
 res=$VMS_TOP/results/bench-host/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$res"
 ln -sfn "$(basename "$res")" "$VMS_TOP/results/bench-host/latest"
+# A VM's hypervisor, or none; a container apart (a guest of this machine
+# sees the host's /.dockerenv and plain systemd-detect-virt says docker).
 if command -v systemd-detect-virt >/dev/null; then
-	virt=$(systemd-detect-virt 2>/dev/null || true)
-	[ "$virt" != none ] || virt="none (bare metal)"
+	virt=$(systemd-detect-virt --vm 2>/dev/null || true)
+	[ "${virt:-none}" != none ] || virt="none (bare metal)"
+	ct=$(systemd-detect-virt --container 2>/dev/null || true)
+	[ "${ct:-none}" = none ] || virt="$virt, in a $ct container"
 	virt="$virt (systemd-detect-virt)"
 else
 	virt="unknown (no systemd-detect-virt; see accel:)"
