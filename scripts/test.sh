@@ -46,9 +46,13 @@ step "tools/testing/vma" "$VMS_TOP/scripts/test-vma-userland.sh" >"$res/vma-tap.
 step "maple tree fix (userland)" "$VMS_TOP/scripts/test-maple-userland.sh" >"$res/maple-tap.log" ||
 	log "maple tree regression test FAILED (see $res/maple-tap.log)"
 
-# The kernel's maple tree test module, on a whole run only (TESTS unset).
+# The kernel's maple tree test module, on a whole run only (TESTS unset),
+# copied beside the results: virtme-ng hides the cache under /var/cache.
 maple_opt=
-[ -n "$only_tests" ] || maple_opt="--maple-ko $kdir/lib/test_maple_tree.ko"
+if [ -z "$only_tests" ]; then
+	cp "$kdir/lib/test_maple_tree.ko" "$res/"
+	maple_opt="--maple-ko $res/test_maple_tree.ko"
+fi
 
 # shellcheck disable=SC2086
 # vng's own exit status is not the guest's (it is 255 when the script's
