@@ -58,7 +58,9 @@ fi
 # vng's own exit status is not the guest's (it is 255 when the script's
 # virtio-serial port is missing): the guest writes guest-rc.
 t0=$(date +%s)
-"$VMS_TOP/scripts/vm.sh" --flavour "$flavour" \
+# The main boot took 27 min on a host loaded by two other guests (8 min on
+# an idle one): an hour unless TIMEOUT says otherwise.
+"$VMS_TOP/scripts/vm.sh" --flavour "$flavour" --timeout "${TIMEOUT:-3600}" \
 	--rwdir "$res" --console "$res/console.log" \
 	--exec "$VMS_TOP/scripts/guest-run.sh $maple_opt $res $ko $tests ${only_tests//,/ }" || true
 log "guest run done in $(($(date +%s) - t0))s"
