@@ -14,12 +14,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-flavour=${1:-}
-case "$flavour" in
-perf | debug) ;;
-*) die "usage: $0 perf|debug" ;;
-esac
-[ $# -eq 1 ] || die "usage: $0 perf|debug"
+flavour_arg "$@"
 
 kdir=$("$VMS_TOP/scripts/build-kernel.sh" "$flavour")
 src=$("$VMS_TOP/scripts/fetch-kernel.sh")

@@ -19,12 +19,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-flavour=${1:-}
-case "$flavour" in
-perf | debug) ;;
-*) die "usage: $0 perf|debug" ;;
-esac
-[ $# -eq 1 ] || die "usage: $0 perf|debug"
+flavour_arg "$@"
 
 # dpkg-buildpackage and the debhelper commands debian/rules runs: only
 # what is missing (apt-get install of an installed package upgrades it).

@@ -207,6 +207,16 @@ series_patches() {
 	done
 }
 
+# The one argument of a script run as SCRIPT perf|debug: sets $flavour.
+# shellcheck disable=SC2034 # for the calling script
+flavour_arg() {
+	[ $# -eq 1 ] || die "usage: $0 perf|debug"
+	case "$1" in
+	perf | debug) flavour=$1 ;;
+	*) die "usage: $0 perf|debug" ;;
+	esac
+}
+
 # Source tree: pristine unpack + patches, keyed by the patch series.
 src_key() {
 	{
