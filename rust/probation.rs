@@ -5,15 +5,17 @@
 //!
 //! A VMA that lives for one burst of faults (mapped, touched, unmapped) should never prove hot
 //! and cost the writer neither a store nor a removal. The table is in front of the index's
-//! owner records: each slot holds a VMA's address and the tick of its first miss, at a slot
-//! chosen by the address. It needs no allocation and no lock; a record goes when its VMA is
-//! admitted or, through [`Probation::forget`], freed.
+//! owner records: each slot holds a VMA's address and the tick of its first miss, in one of
+//! the four slots of a bucket (one cache line) chosen by a hash of the address. Four ways, not
+//! one: a burst of 64 new VMAs finds a free slot for 62 of them on average, where a table of
+//! one-slot buckets of the same size leaves a fifth of them out. It needs no allocation and no
+//! lock; a record goes when its VMA is admitted or, through [`Probation::forget`], freed.
 //!
-//! When a VMA's slot holds another VMA's record, that record decides. If it is younger than
-//! the admission window, the table answers [`Stage::Busy`], and the index records the new first
-//! miss as an owner record instead, so that a process missing on thousands of VMAs at once is
-//! not throttled by the table's size. If it is older, its VMA lives on but missed only once
-//! in the window (cold, or hot but slow to come round): the table answers
+//! When a VMA's bucket is full of other VMAs' records, the oldest record decides. If it is
+//! younger than the admission window, the table answers [`Stage::Busy`], and the index records
+//! the new first miss as an owner record instead, so that a process missing on thousands of
+//! VMAs at once is not throttled by the table's size. If it is older, its VMA lives on but
+//! missed only once in the window (cold, or hot but slow to come round): the table answers
 //! [`Stage::Displaced`], handing that record to the index to keep as an owner record, and
 //! takes the new VMA. So cold VMAs do not hold the table for good, and the short-lived VMAs
 //! that follow still pass through it at no cost to the writer.
@@ -29,8 +31,10 @@ use kernel::{
     sync::atomic::{ordering::Relaxed, Atomic},
 };
 
-/// Slots in one table: 1 KiB, enough for the VMAs one process maps and unmaps at once.
-const SLOTS: usize = 64;
+/// Slots in one bucket: 4 x 16 bytes, one cache line.
+const WAYS: usize = 4;
+/// Buckets in one table: 2 KiB, enough for the VMAs one process maps and unmaps at once.
+const BUCKETS: usize = 32;
 
 /// The time of a miss, in ticks (only differences count, modulo 2^32).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +57,7 @@ pub(crate) enum Stage {
     },
     /// Its first miss is recorded here, and was too recent.
     Wait,
-    /// Its slot holds another VMA's recent record: the index decides, from its owner records.
+    /// Its bucket holds other VMAs' recent records: the index decides, from its owner records.
     Busy,
 }
 
@@ -65,49 +69,65 @@ struct Slot {
     tick: Atomic<u32>,
 }
 
+/// The slots a VMA's record may take.
+#[repr(align(64))]
+struct Bucket([Slot; WAYS]);
+
 /// A table of recent first misses.
-pub(crate) struct Probation([Slot; SLOTS]);
+pub(crate) struct Probation([Bucket; BUCKETS]);
 
 impl Probation {
     /// An empty table.
     pub(crate) const fn new() -> Self {
         Self(
             [const {
-                Slot {
-                    key: Atomic::new(0),
-                    tick: Atomic::new(0),
-                }
-            }; SLOTS],
+                Bucket(
+                    [const {
+                        Slot {
+                            key: Atomic::new(0),
+                            tick: Atomic::new(0),
+                        }
+                    }; WAYS],
+                )
+            }; BUCKETS],
         )
     }
 
-    fn slot(&self, key: usize) -> &Slot {
-        // VMAs are slab objects well over 8 bytes apart: drop the bits that never differ.
-        let k = key >> 3;
-        &self.0[(k ^ (k >> 6) ^ (k >> 12)) % SLOTS]
+    fn bucket(&self, key: usize) -> &[Slot; WAYS] {
+        // Slab objects sit at a fixed stride, which a plain multiplicative hash maps to a few
+        // buckets for some strides: mix twice (splitmix64's constants).
+        let h = (key as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        &self.0[(h >> 32) as usize % BUCKETS].0
     }
 
     /// Whether the VMA at address `key` (never 0), missing now, has kept missing for `after`
-    /// ticks. The first miss is recorded here if its slot is free, or held by a record older
-    /// than `after`. With `after == 0`, always.
+    /// ticks. The first miss is recorded here, in a free slot of its bucket or else in place
+    /// of the bucket's oldest record if that is older than `after`. With `after == 0`, always.
     pub(crate) fn admit(&self, key: usize, now: Tick, after: u32) -> Stage {
         if after == 0 {
             return Stage::Admit;
         }
-        let slot = self.slot(key);
-        let held = slot.key.load(Relaxed);
-        if held == key {
-            if now.0.wrapping_sub(slot.tick.load(Relaxed)) < after {
+        let bucket = self.bucket(key);
+        let age = |s: &Slot| now.0.wrapping_sub(s.tick.load(Relaxed));
+        if let Some(slot) = bucket.iter().find(|s| s.key.load(Relaxed) == key) {
+            if age(slot) < after {
                 return Stage::Wait;
             }
             // Admitted: the slot is free for the next one.
             slot.key.store(0, Relaxed);
             return Stage::Admit;
         }
-        let first_miss = Tick(slot.tick.load(Relaxed));
-        if held != 0 && now.0.wrapping_sub(first_miss.0) < after {
+        let free = bucket.iter().find(|s| s.key.load(Relaxed) == 0);
+        let Some(slot) = free.or_else(|| {
+            bucket
+                .iter()
+                .max_by_key(|s| age(s))
+                .filter(|s| age(s) >= after)
+        }) else {
             return Stage::Busy;
-        }
+        };
+        let (held, first_miss) = (slot.key.load(Relaxed), Tick(slot.tick.load(Relaxed)));
         slot.tick.store(now.0, Relaxed);
         slot.key.store(key, Relaxed);
         if held == 0 {
@@ -123,8 +143,7 @@ impl Probation {
     /// The VMA at address `key` is about to be freed: free its slot if it holds one.
     #[inline]
     pub(crate) fn forget(&self, key: usize) {
-        let slot = self.slot(key);
-        if slot.key.load(Relaxed) == key {
+        if let Some(slot) = self.bucket(key).iter().find(|s| s.key.load(Relaxed) == key) {
             slot.key.store(0, Relaxed);
         }
     }
@@ -134,13 +153,12 @@ impl Probation {
 mod tests {
     use super::*;
 
-    /// Another address whose record lands in `a`'s slot.
-    fn same_slot(p: &Probation, a: usize) -> usize {
-        let slot = core::ptr::from_ref(p.slot(a));
+    /// Other addresses whose records land in `a`'s bucket.
+    fn same_bucket(p: &Probation, a: usize) -> impl Iterator<Item = usize> + '_ {
+        let bucket = core::ptr::from_ref(p.bucket(a));
         (1..1 << 20)
-            .map(|i| a + (i << 3))
-            .find(|&b| core::ptr::eq(p.slot(b), slot))
-            .unwrap()
+            .map(move |i| a + (i << 3))
+            .filter(move |&b| core::ptr::eq(p.bucket(b), bucket))
     }
 
     #[test]
@@ -159,30 +177,54 @@ mod tests {
     }
 
     #[test]
-    fn a_held_slot_is_busy_until_admitted_freed_or_old() {
+    fn a_full_bucket_is_busy_until_a_slot_is_admitted_freed_or_old() {
         let p = Probation::new();
         let a = 0xffff_8880_0000_1000;
-        let b = same_slot(&p, a);
+        let mut others = same_bucket(&p, a);
+        let mut next = || others.next().unwrap();
+        let (b, c, d) = (next(), next(), next());
+        let (e, f) = (next(), next());
+        // The bucket fills up: a, then three more.
         assert_eq!(p.admit(a, Tick(0), 5), Stage::Recorded);
-        assert_eq!(p.admit(b, Tick(1), 5), Stage::Busy);
+        for x in [b, c, d] {
+            assert_eq!(p.admit(x, Tick(3), 5), Stage::Recorded);
+        }
+        assert_eq!(p.admit(e, Tick(4), 5), Stage::Busy);
         assert_eq!(p.admit(a, Tick(5), 5), Stage::Admit);
-        // `a` was admitted and freed the slot: now `b` waits its turn.
-        assert_eq!(p.admit(b, Tick(6), 5), Stage::Recorded);
+        // `a` was admitted and freed its slot: now `e` takes it.
+        assert_eq!(p.admit(e, Tick(6), 5), Stage::Recorded);
         // A VMA freed on probation frees its slot; forgetting another leaves it.
         p.forget(a);
         assert_eq!(p.admit(a, Tick(7), 5), Stage::Busy);
-        p.forget(b);
-        assert_eq!(p.admit(a, Tick(8), 5), Stage::Recorded);
-        // A record older than the window gives its slot up, and is handed over to be kept.
-        assert_eq!(p.admit(b, Tick(12), 5), Stage::Busy);
+        p.forget(e);
+        assert_eq!(p.admit(a, Tick(7), 5), Stage::Recorded);
+        // The oldest record, once older than the window, gives its slot up and is handed
+        // over to be kept.
         assert_eq!(
-            p.admit(b, Tick(13), 5),
+            p.admit(f, Tick(8), 5),
             Stage::Displaced {
-                key: a,
-                first_miss: Tick(8)
+                key: b,
+                first_miss: Tick(3)
             }
         );
-        assert_eq!(p.admit(b, Tick(14), 5), Stage::Wait);
-        assert_eq!(p.admit(b, Tick(18), 5), Stage::Admit);
+        assert_eq!(p.admit(f, Tick(9), 5), Stage::Wait);
+        assert_eq!(p.admit(f, Tick(13), 5), Stage::Admit);
+    }
+
+    #[test]
+    fn a_burst_as_large_as_the_table_mostly_fits() {
+        // 64 VMAs at a slab's stride (176 to 256 bytes, or a page), all missing at once: at
+        // most 8 find their bucket full, whatever the stride.
+        for stride in [0xb0, 0xc0, 0xd0, 0x100, 0x1000] {
+            let p = Probation::new();
+            let busy = (0..64)
+                .map(|i| 0xffff_8880_0123_4000 + i * stride)
+                .filter(|&a| p.admit(a, Tick(0), 5) == Stage::Busy)
+                .count();
+            if busy > 8 {
+                pr_err!("stride {stride:#x}: {busy} of 64 VMAs found their bucket full\n");
+            }
+            assert!(busy <= 8);
+        }
     }
 }
