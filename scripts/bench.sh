@@ -123,7 +123,7 @@ if [ -n "$main_only" ]; then
 		true # the guest's own status is guest-rc
 	log "guest run done in $(($(date +%s) - t0))s"
 	# The guest writes the accelerator it sees ("accel:"); this is the host's.
-	echo "host accel: $(tr "[:lower:]" "[:upper:]" 2>/dev/null <"$VMS_CACHE/last-accel")" >>"$res/meta.txt"
+	echo "host accel: $(sed -n 's/^vm.sh accelerator: //p' "$res/console.log" | tr "[:lower:]" "[:upper:]")" >>"$res/meta.txt"
 	guest_verdict "$res" || fail=1
 fi
 

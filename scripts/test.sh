@@ -149,7 +149,7 @@ fi
 [ "$slice" = 0 ] || taps+=("$res/upstream/run-tap.log" "$res/upstream/stress-tap.log")
 {
 	echo "vmashadow make test, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "kernel: $flavour $(basename "$(build_dir "$flavour")"), accel: $(cat "$VMS_CACHE/last-accel" 2>/dev/null)"
+	echo "kernel: $flavour $(basename "$(build_dir "$flavour")"), accel: $(sed -n 's/^vm.sh accelerator: //p' "$res/console.log")"
 	[ -s "$res/splats.txt" ] && { echo "splats:"; cat "$res/splats.txt"; }
 	python3 "$VMS_TOP/scripts/summarize.py" "${taps[@]}" || true
 } >"$res/summary.txt"

@@ -17,7 +17,8 @@
 #                          root filesystem does not show it (virtme-ng mounts
 #                          tmpfs over /var/cache, /var/tmp, /var/log: e.g.
 #                          --rodir /var/cache/vmashadow; repeatable)
-#   --console FILE         also save the console output here
+#   --console FILE         also save the console output here, then a last line
+#                          "vm.sh accelerator: kvm|tcg|tcg-icount"
 #   --append ARGS          extra kernel command line
 #   --icount               deterministic: TCG with QEMU's -icount
 #                          shift=0,sleep=off, whatever KVM says (it needs
@@ -103,14 +104,14 @@ if [ "$print_accel" = 1 ]; then
 fi
 if [ "$icount" = 1 ]; then
 	accel=(--disable-kvm --qemu-opts="-icount shift=0,sleep=off")
+	accel_name=tcg-icount
 	log "accelerator: TCG with -icount shift=0,sleep=off (1 ns per instruction)"
-	echo tcg-icount >"$VMS_CACHE/last-accel"
 elif [ ${#accel[@]} -eq 0 ]; then
+	accel_name=kvm
 	log "accelerator: KVM"
-	echo kvm >"$VMS_CACHE/last-accel"
 else
+	accel_name=tcg
 	log "accelerator: TCG (no working KVM)"
-	echo tcg >"$VMS_CACHE/last-accel"
 fi
 
 # no5lvl: with QEMU's -cpu max the guest would use 5-level paging, and a
@@ -152,7 +153,13 @@ if [ "$rc" -ne 0 ] && qemu_died_early "$out"; then
 	log "QEMU died before the guest started ($(grep -m1 '^qemu-system' "$out" | cut -c1-120)): booting again"
 	boot "$out"
 fi
-[ -n "$console" ] || rm -f "$out"
+# The run's own record of what this boot ran on (the guest also says what
+# it sees, "accel:", in its results).
+if [ -n "$console" ]; then
+	echo "vm.sh accelerator: $accel_name" >>"$out"
+else
+	rm -f "$out"
+fi
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 	log "guest timed out after ${timeout}s"
 fi
