@@ -185,30 +185,32 @@ mod tests {
         let (b, c, d) = (next(), next(), next());
         let (e, f) = (next(), next());
         // The bucket fills up: a, then three more.
-        assert_eq!(p.admit(a, Tick(0), 5), Stage::Recorded);
-        for x in [b, c, d] {
-            assert_eq!(p.admit(x, Tick(3), 5), Stage::Recorded);
+        assert_eq!(p.admit(a, Tick(0), 10), Stage::Recorded);
+        for (x, t) in [(b, 1), (c, 2), (d, 3)] {
+            assert_eq!(p.admit(x, Tick(t), 10), Stage::Recorded);
         }
-        assert_eq!(p.admit(e, Tick(4), 5), Stage::Busy);
-        assert_eq!(p.admit(a, Tick(5), 5), Stage::Admit);
-        // `a` was admitted and freed its slot: now `e` takes it.
-        assert_eq!(p.admit(e, Tick(6), 5), Stage::Recorded);
-        // A VMA freed on probation frees its slot; forgetting another leaves it.
-        p.forget(a);
-        assert_eq!(p.admit(a, Tick(7), 5), Stage::Busy);
+        assert_eq!(p.admit(e, Tick(4), 10), Stage::Busy);
+        // Forgetting a VMA that holds no slot changes nothing; a VMA freed on probation
+        // frees its slot.
         p.forget(e);
-        assert_eq!(p.admit(a, Tick(7), 5), Stage::Recorded);
+        assert_eq!(p.admit(e, Tick(4), 10), Stage::Busy);
+        p.forget(a);
+        assert_eq!(p.admit(e, Tick(5), 10), Stage::Recorded);
+        assert_eq!(p.admit(a, Tick(6), 10), Stage::Busy);
         // The oldest record, once older than the window, gives its slot up and is handed
         // over to be kept.
         assert_eq!(
-            p.admit(f, Tick(8), 5),
+            p.admit(f, Tick(11), 10),
             Stage::Displaced {
                 key: b,
-                first_miss: Tick(3)
+                first_miss: Tick(1)
             }
         );
-        assert_eq!(p.admit(f, Tick(9), 5), Stage::Wait);
-        assert_eq!(p.admit(f, Tick(13), 5), Stage::Admit);
+        assert_eq!(p.admit(f, Tick(12), 10), Stage::Wait);
+        // An admitted VMA frees its slot.
+        assert_eq!(p.admit(c, Tick(12), 10), Stage::Admit);
+        assert_eq!(p.admit(a, Tick(13), 10), Stage::Recorded);
+        assert_eq!(p.admit(f, Tick(21), 10), Stage::Admit);
     }
 
     #[test]
