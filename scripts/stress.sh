@@ -42,7 +42,10 @@ latest=$VMS_TOP/results/stress/latest
 
 step "dependencies" "$VMS_TOP/scripts/deps.sh"
 step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour" >/dev/null
-ko=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour" | head -n 1)
+# The first line is vmashadow.ko (the second the crash test's module):
+# read both, so that the build never writes into a closed pipe.
+mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
+ko=${mods%%$'\n'*}
 tests=$(step "selftests" "$VMS_TOP/scripts/build-selftests.sh" "$flavour")
 mm=$(step "mm selftests (upstream)" "$VMS_TOP/scripts/build-upstream-mm.sh" "$flavour")
 
