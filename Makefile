@@ -28,7 +28,8 @@
 #   make clean     remove the clone's outputs (not the cache)
 #   make help      this text
 #
-# VM options: CPUS=2 MEMORY=2G TIMEOUT=1800 (make bench: from its plan) KVM=auto|on|off
+# VM options: CPUS=2 MEMORY=2G (make stress: 4G) TIMEOUT=1800 (make bench: from its plan)
+#   KVM=auto|on|off
 # Test options: TESTS="module_test ..." (selftests) CRASH=1|0 (crash boot)
 #   SLICE=1|0 (make test's boot of the upstream suites' slice)
 # Stress options: DURATION=30m (10m..24h, s/m/h)

@@ -27,7 +27,7 @@
 # console.log, splats.txt, kmemleak.txt. Exit status non-zero on any
 # failure or splat.
 #
-# Environment: DURATION, CPUS, MEMORY, KVM (see scripts/vm.sh); checked by
+# Environment: DURATION, CPUS, MEMORY (default 4G), KVM (see scripts/vm.sh); checked by
 # scripts/check-vars.sh first.
 
 . "$(dirname "$0")/lib.sh"
@@ -36,6 +36,9 @@
 "$VMS_TOP/scripts/check-vars.sh"
 total=$(duration_seconds "${DURATION:-30m}")
 
+# mremap_test maps 2 GB regions (its "2GB mremap" cases): more than a 2G
+# guest has left.
+export MEMORY=${MEMORY:-4G}
 flavour=debug
 res=$VMS_TOP/results/stress/$(date +%Y%m%d-%H%M%S)
 latest=$VMS_TOP/results/stress/latest
