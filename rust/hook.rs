@@ -54,6 +54,17 @@ use kernel::{
 type Vma = bindings::vm_area_struct;
 type Index = ShadowIndex<Vma>;
 
+// A process's index is one kmalloc-2k object, RCU head included (lock debugging makes the lock,
+// and so the index, bigger).
+const _: () = assert!(
+    RcuBox::<Index>::ALLOC_SIZE
+        <= if cfg!(CONFIG_DEBUG_LOCK_ALLOC) {
+            4096
+        } else {
+            2048
+        }
+);
+
 global_lock! {
     // SAFETY: Initialized by `init()` before the hook is registered.
     //

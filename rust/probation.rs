@@ -7,7 +7,7 @@
 //! and cost the writer neither a store nor a removal. The table is in front of the index's
 //! owner records: each slot holds a VMA's address and the tick of its first miss, in one of
 //! the four slots of a bucket (one cache line) chosen by a hash of the address. Four ways, not
-//! one: a burst of 64 new VMAs finds a free slot for 62 of them on average, where a table of
+//! one: a burst of 64 new VMAs finds a free slot for 61 of them on average, where a table of
 //! one-slot buckets of the same size leaves a fifth of them out. It needs no allocation and no
 //! lock; a record goes when its VMA is admitted or, through [`Probation::forget`], freed.
 //!
@@ -33,8 +33,10 @@ use kernel::{
 
 /// Slots in one bucket: 4 x 16 bytes, one cache line.
 const WAYS: usize = 4;
-/// Buckets in one table: 2 KiB, enough for the VMAs one process maps and unmaps at once.
-const BUCKETS: usize = 32;
+/// Buckets in one table: 1,792 bytes, enough for the VMAs one process maps and unmaps at once,
+/// and small enough that an index, with its RCU head, is one 2 KiB slab object (a power of two
+/// would double that).
+const BUCKETS: usize = 28;
 
 /// The time of a miss, in ticks (only differences count, modulo 2^32).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +100,8 @@ impl Probation {
         // buckets for some strides: mix twice (splitmix64's constants).
         let h = (key as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        &self.0[(h >> 32) as usize % BUCKETS].0
+        // The top 32 bits scaled to [0, BUCKETS): a multiply, not a division.
+        &self.0[(((h >> 32) * BUCKETS as u64) >> 32) as usize].0
     }
 
     /// Whether the VMA at address `key` (never 0), missing now, has kept missing for `after`

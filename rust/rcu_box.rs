@@ -39,6 +39,9 @@ unsafe impl<T: RcuDrop + Send> Send for RcuBox<T> {}
 unsafe impl<T: RcuDrop + Sync> Sync for RcuBox<T> {}
 
 impl<T: RcuDrop> RcuBox<T> {
+    /// The size of the allocation holding a `T` and its RCU head.
+    pub(crate) const ALLOC_SIZE: usize = core::mem::size_of::<Inner<T>>();
+
     /// Allocates and initializes a `T`.
     pub(crate) fn pin_init(init: impl PinInit<T>, flags: Flags) -> Result<Self> {
         let b = KBox::pin_init(
