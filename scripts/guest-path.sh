@@ -70,10 +70,19 @@ if [ "$(cat /proc/sys/vm/max_map_count)" -lt "$need" ]; then
 	echo "$need" >/proc/sys/vm/max_map_count || { rc=1; exit; }
 fi
 
+# Address-space randomisation off for the bench (setarch -R, this process
+# only): the index's tree, like mm_mt, takes its shape from the addresses
+# of the mappings, so with ASLR a hit's cost moved by tens of instructions
+# from boot to boot while runs inside one boot agreed to a few.
+norand=()
+if setarch "$(uname -m)" -R true 2>/dev/null; then
+	norand=(setarch "$(uname -m)" -R)
+fi
+
 # Which counter: perf if it opens and counts, else the clock, which under
 # -icount is the instruction count. Decided once, then forced, so that no
 # run of this boot counts differently. This run is also the warm-up.
-"$bench" path --case user --rounds 1 "${icount[@]}" >"$out" 2>&1
+"${norand[@]}" "$bench" path --case user --rounds 1 "${icount[@]}" >"$out" 2>&1
 counter=$(sed -n 's/^# path counter=\([a-z]*\).*/\1/p' "$out" | head -n 1)
 case "$counter" in
 perf) force=(--counter perf) ;;
@@ -91,6 +100,7 @@ esac
 	echo "path modes: none ${modes[*]}"
 	echo "path module: $module_params"
 	echo "path max_map_count: $(cat /proc/sys/vm/max_map_count)"
+	echo "path aslr: $([ ${#norand[@]} -gt 0 ] && echo "off (setarch -R)" || echo "on (no setarch)")"
 } >>"$results/meta.txt"
 
 # One process: all four cases with K other VMAs. A RUN line before each
@@ -102,7 +112,7 @@ run_one() {
 	if [ "$mode" != none ] && ! { echo "$mode" >"$dbg/mode" && echo 1 >"$dbg/reset"; }; then
 		brc=125	# no run: the mode could not be set
 	else
-		"$bench" path --vmas "$k" "${force[@]}" >"$out" 2>&1
+		"${norand[@]}" "$bench" path --vmas "$k" "${force[@]}" >"$out" 2>&1
 		brc=$?
 	fi
 	awk -v head="RUN rep=$rep mode=$mode scenario=path" -v t="$t" '
