@@ -45,10 +45,10 @@ latest=$VMS_TOP/results/stress/latest
 
 step "dependencies" "$VMS_TOP/scripts/deps.sh"
 step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour" >/dev/null
-# The first line is vmashadow.ko (the second the crash test's module):
-# read both, so that the build never writes into a closed pipe.
+# vmashadow.ko, then the crash test's module (read whole, as test.sh does:
+# a pipe into head let the build die of SIGPIPE).
 mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
-ko=${mods%%$'\n'*}
+read -r ko <<<"$mods"
 tests=$(step "selftests" "$VMS_TOP/scripts/build-selftests.sh" "$flavour")
 mm=$(step "mm selftests (upstream)" "$VMS_TOP/scripts/build-upstream-mm.sh" "$flavour")
 
