@@ -35,7 +35,8 @@
 # Stress options: DURATION=30m (10m..24h, s/m/h)
 # Bench options: R=8 (repetitions) SECONDS_PER_RUN=0.5 ONLY="churn ..." (scenarios)
 #   THREADS="1 2 4" (faulting threads) PATH_R=3 PATH_VMAS="1 256 4096"
-#   PATH_ADMIT_MS=0 (path bench); make bench prints its plan and ETA first
+#   PATH_ADMIT_MS=10 (path bench; default: the module's); make bench prints
+#   its plan and ETA first
 #   and refuses a plan that cannot finish inside TIMEOUT (default: from the plan)
 # Kernel options: EXTRA_CONFIG=file[,file] (fragments merged after the
 #   project's, e.g. kernel/config/examples/bare-metal.config)

@@ -51,10 +51,10 @@ bench_options() {
 	# each of the 15 processes (3 repetitions x 5 modes), 5 minutes in all;
 	# PATH_VMAS="1 256 4096 65536" adds it.
 	path_vmas=${PATH_VMAS:-1 256 4096}
-	# PATH_ADMIT_MS: the module's admit_ms in the path boot (default 0: every
-	# VMA indexed at its first miss; 10, the module's default, shows what
-	# admission saves newvma and churn).
-	path_admit=${PATH_ADMIT_MS:-0}
+	# PATH_ADMIT_MS: the module's admit_ms in the path boot (default: the
+	# module's own; 0 indexes every VMA at its first miss, the index's worst
+	# case for newvma and churn, and a lookup tree as big as mm_mt).
+	path_admit=${PATH_ADMIT_MS:-default}
 	read -ra klist <<<"${path_vmas//,/ }"
 	path_vmas=$(IFS=,; echo "${klist[*]}")
 }

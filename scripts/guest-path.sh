@@ -10,10 +10,12 @@
 # faulted one-page VMAs) one process runs the four cases user, kernel,
 # newvma, churn. The modes rotate with the repetition, none always first:
 # it runs before the module is loaded, which each repetition does afresh,
-# with admit_ms=0 (every VMA indexed at its first miss: the other VMAs,
-# faulted once each, would never be with the default 10 ms, and newvma is
-# to pay the index's miss and fill) and index_cap=131072 (no eviction even
-# with 65536 other VMAs).
+# with its default settings. The other VMAs are faulted once each, so at the
+# default admission (admit_ms=10) they stay cold, out of the lookup's tree,
+# while the process waits out the admission window (bench --settle: twice
+# admit_ms plus 10 ms, which under -icount costs no host time) before user
+# and kernel measure, so that their region is hot, indexed: a few hot VMAs
+# among many cold ones, as in a long-running process.
 # Everything goes to RESULTS/path-raw.log, in raw.log's grammar:
 #
 #   RUN rep=R mode=M scenario=path variant=CASE-vmasK threads=1 t=EPOCH
@@ -24,20 +26,26 @@
 # and "counter: icount|perf|clock" (and the rest of this boot's setup,
 # "path ..." lines) to RESULTS/meta.txt.
 #
-# ADMIT_MS (default 0) replaces admit_ms=0: with the module's default of 10,
-# newvma and churn show what admission saves the writer.
+# ADMIT_MS (default: the module's) loads it with admit_ms=ADMIT_MS and
+# index_cap=131072 (no eviction even with 65536 other VMAs): with 0 every
+# VMA is indexed at its first miss, so the lookup's tree is as big as
+# mm_mt, and newvma and churn pay the index's fill and forget every time.
 #
-#   guest-path.sh RESULTS KO BENCH REPS VMAS[,VMAS...] icount|pmu [ADMIT_MS]
+#   guest-path.sh RESULTS KO BENCH REPS VMAS[,VMAS...] icount|pmu [ADMIT_MS|default]
 
 set -uo pipefail
 
 [ $# -eq 6 ] || [ $# -eq 7 ] ||
-	{ echo "usage: $0 RESULTS KO BENCH REPS VMAS icount|pmu [ADMIT_MS]" >&2; exit 2; }
-results=$1 ko=$2 bench=$3 reps=$4 vmas_list=${5//,/ } how=$6 admit_ms=${7:-0}
+	{ echo "usage: $0 RESULTS KO BENCH REPS VMAS icount|pmu [ADMIT_MS|default]" >&2; exit 2; }
+results=$1 ko=$2 bench=$3 reps=$4 vmas_list=${5//,/ } how=$6 admit_ms=${7:-default}
 . "$(dirname "$0")/guest-accel.sh"
 dbg=${VMASHADOW_DEBUGFS:-/sys/kernel/debug/vmashadow}	# tests may point it elsewhere
 modes=(stock mmap pervma shadow)
-module_params="mode=0 admit_ms=$admit_ms index_cap=131072"
+case "$admit_ms" in
+default) module_params="mode=0" ;;
+*[!0-9]* | '') echo "$0: bad ADMIT_MS '$admit_ms'" >&2; exit 2 ;;
+*) module_params="mode=0 admit_ms=$admit_ms index_cap=131072" ;;
+esac
 cases=(user kernel newvma churn)
 log=$results/path-raw.log
 rc=0
@@ -59,6 +67,16 @@ pmu) icount=() ;;
 *) echo "$0: the last argument must be icount or pmu" >&2; rc=2; exit ;;
 esac
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+
+# The admission window in force, as the module reports it: the bench waits
+# it out (see above).
+# shellcheck disable=SC2086 # the parameters are words
+if ! insmod "$ko" $module_params; then
+	rc=1
+	exit
+fi
+admit_now=$(cat "$dbg/admit_ms") && rmmod vmashadow || { rc=1; exit; }
+settle=$((admit_now > 0 ? 2 * admit_now + 10 : 0))
 
 # K one-page VMAs between PROT_NONE gaps are 2K+1 VMAs, plus the program's.
 max_vmas=0
@@ -82,7 +100,7 @@ fi
 # Which counter: perf if it opens and counts, else the clock, which under
 # -icount is the instruction count. Decided once, then forced, so that no
 # run of this boot counts differently. This run is also the warm-up.
-"${norand[@]}" "$bench" path --case user --rounds 1 "${icount[@]}" >"$out" 2>&1
+"${norand[@]}" "$bench" path --case user --rounds 1 --settle "$settle" "${icount[@]}" >"$out" 2>&1
 counter=$(sed -n 's/^# path counter=\([a-z]*\).*/\1/p' "$out" | head -n 1)
 case "$counter" in
 perf) force=(--counter perf) ;;
@@ -98,7 +116,8 @@ esac
 	echo "path runs: $reps (no warm-up repetition: the run is deterministic up to the guest's interrupts)"
 	echo "path vmas: $vmas_list"
 	echo "path modes: none ${modes[*]}"
-	echo "path module: $module_params"
+	echo "path module: $module_params (admit_ms $admit_now)"
+	echo "path settle_ms: $settle"
 	echo "path max_map_count: $(cat /proc/sys/vm/max_map_count)"
 	echo "path aslr: $([ ${#norand[@]} -gt 0 ] && echo "off (setarch -R)" || echo "on (no setarch)")"
 } >>"$results/meta.txt"
@@ -112,7 +131,7 @@ run_one() {
 	if [ "$mode" != none ] && ! { echo "$mode" >"$dbg/mode" && echo 1 >"$dbg/reset"; }; then
 		brc=125	# no run: the mode could not be set
 	else
-		"${norand[@]}" "$bench" path --vmas "$k" "${force[@]}" >"$out" 2>&1
+		"${norand[@]}" "$bench" path --vmas "$k" --settle "$settle" "${force[@]}" >"$out" 2>&1
 		brc=$?
 	fi
 	awk -v head="RUN rep=$rep mode=$mode scenario=path" -v t="$t" '

@@ -6,6 +6,7 @@
  *                            [--variant V] [--writer-pages W] [--latency]
  *                            [--vmas K] [--case C] [--rounds R]
  *                            [--counter auto|perf|clock] [--icount] [--mb M]
+ *                            [--settle MS]
  *   vmashadow_bench --list   the scenarios, one a line
  *
  * Scenarios:
@@ -90,6 +91,7 @@
 #define PATH_NEWVMAS	64		/* path newvma: fresh VMAs per round */
 #define PATH_ROUNDS	8		/* path: default measured --rounds */
 #define MAX_ROUNDS	100000L
+#define MAX_SETTLE_MS	60000L
 #define WIS_MB		128		/* will-it-scale's MEMSIZE */
 #define PFT_MB		64
 #define MAX_MB		4096L
@@ -160,6 +162,7 @@ struct config {
 	long rounds;
 	enum counter counter;
 	bool icount;		/* the clock counts instructions (QEMU -icount) */
+	long settle_ms;		/* user, kernel: wait after the warm-up round */
 	/* page_fault*, pft */
 	long mb;
 };
@@ -217,6 +220,7 @@ static void usage(FILE *f)
 		"                       [--variant V] [--writer-pages W] [--latency]\n"
 		"                       [--vmas K] [--case C] [--rounds R]\n"
 		"                       [--counter auto|perf|clock] [--icount] [--mb M]\n"
+		"                       [--settle MS]\n"
 		"       vmashadow_bench --list\n"
 		"  SCENARIO    contended | uncontended | scale | kernel-faults | churn |\n"
 		"              path | page_fault1 | page_fault2 | page_fault3 | pft |\n"
@@ -248,11 +252,15 @@ static void usage(FILE *f)
 		"  --icount    path: the clock counts instructions (QEMU -icount\n"
 		"              shift=0): report a clock count as instructions\n"
 		"  --mb        page_fault*: MiB per task (default %d); pft: MiB of the\n"
-		"              region all threads share (default %d); 1..%ld\n",
+		"              region all threads share (default %d); 1..%ld\n"
+		"  --settle    path: sleep MS ms (0..%ld, default 0) first, and in user\n"
+		"              and kernel after the warm-up round, then run one more\n"
+		"              warm-up round: an index that admits a process, or a\n"
+		"              VMA, only after a delay then holds the region\n",
 		MAX_THREADS, MIN_SECONDS, MAX_SECONDS, MAX_PAGES, CHURN_PAGES,
 		PATH_PAGES, PATH_NEWVMAS, CHURN_PAGES,
 		MAX_CHURN_PAGES, CHURN_PAGES, CHURN_PAGES_MPROTECT, MAX_VMAS,
-		MAX_ROUNDS, PATH_ROUNDS, WIS_MB, PFT_MB, MAX_MB);
+		MAX_ROUNDS, PATH_ROUNDS, WIS_MB, PFT_MB, MAX_MB, MAX_SETTLE_MS);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -329,7 +337,7 @@ static void parse_args(int argc, char **argv)
 {
 	const char *variant = NULL, *v;
 	bool threads_given = false, pages_given = false, seconds_given = false;
-	long writer_pages = 0, vmas = -1, rounds = -1, mb = -1;
+	long writer_pages = 0, vmas = -1, rounds = -1, mb = -1, settle = -1;
 	int pcase = -1, counter = -1;
 	bool icount = false;
 	long n;
@@ -388,6 +396,9 @@ static void parse_args(int argc, char **argv)
 			counter = lookup(counter_names, ARRAY_SIZE(counter_names), v);
 			if (counter < 0)
 				bad_args("bad --counter '%s'", v);
+		} else if ((v = option_value(argc, argv, &i, "--settle"))) {
+			if (!parse_long(v, 0, MAX_SETTLE_MS, &settle))
+				bad_args("bad --settle '%s'", v);
 		} else if ((v = option_value(argc, argv, &i, "--mb"))) {
 			if (!parse_long(v, 1, MAX_MB, &mb))
 				bad_args("bad --mb '%s'", v);
@@ -447,9 +458,9 @@ static void parse_args(int argc, char **argv)
 	}
 	if (vmas >= 0 && cfg.scenario != SC_CHURN && cfg.scenario != SC_PATH)
 		bad_args("--vmas is for churn and path, not %s", argv[1]);
-	if ((pcase >= 0 || rounds >= 0 || counter >= 0 || icount) &&
+	if ((pcase >= 0 || rounds >= 0 || counter >= 0 || icount || settle >= 0) &&
 	    cfg.scenario != SC_PATH)
-		bad_args("--case, --rounds, --counter and --icount are for path, not %s",
+		bad_args("--case, --rounds, --counter, --icount and --settle are for path, not %s",
 			 argv[1]);
 	if (mb >= 0 && cfg.scenario != SC_PF1 && cfg.scenario != SC_PF2 &&
 	    cfg.scenario != SC_PF3 && cfg.scenario != SC_PFT)
@@ -467,6 +478,7 @@ static void parse_args(int argc, char **argv)
 		cfg.rounds = rounds > 0 ? rounds : PATH_ROUNDS;
 		cfg.counter = counter >= 0 ? counter : CNT_AUTO;
 		cfg.icount = icount;
+		cfg.settle_ms = settle > 0 ? settle : 0;
 		cfg.pages_given = pages_given;
 		if (!pages_given)
 			cfg.pages = PATH_PAGES;
@@ -1360,6 +1372,9 @@ static int path_pass(struct path_sum *ps, char *region, bool kernel,
  * same loop over the now present pages (no faults: the loop's own cost,
  * subtracted), then zap with MADV_DONTNEED, untimed.
  * kernel: the same with pread() into the region: copy_to_user() faults.
+ * With --settle, the warm-up round is followed by a sleep and a second
+ * warm-up round: the region's VMA then has missed twice, the admission
+ * window apart, as a hot VMA of a long-running process has.
  */
 static int path_user_kernel(struct path_sum *ps, bool kernel)
 {
@@ -1387,9 +1402,11 @@ static int path_user_kernel(struct path_sum *ps, bool kernel)
 			goto out;
 		}
 	}
-	for (long r = 0; r <= cfg.rounds; r++) {
+	for (long r = cfg.settle_ms ? -1 : 0; r <= cfg.rounds; r++) {
 		uint64_t f0, f1, f2, c, b;
 
+		if (r == 0 && cfg.settle_ms)
+			sleep_seconds((double)cfg.settle_ms / 1000);
 		if (madvise(region, len, MADV_DONTNEED)) {
 			path_fail(ps, "madvise(MADV_DONTNEED)");
 			goto out;
@@ -1624,7 +1641,11 @@ static int run_path(void)
 	case CNT_CLOCK:
 		break;
 	}
-	printf("# path counter=%s vmas=%ld\n", counter_label(), cfg.vmas);
+	printf("# path counter=%s vmas=%ld settle_ms=%ld\n", counter_label(),
+	       cfg.vmas, cfg.settle_ms);
+	/* An index may wait for a process to age before it makes one. */
+	if (cfg.settle_ms)
+		sleep_seconds((double)cfg.settle_ms / 1000);
 	if (cfg.vmas && !map_extra_vmas(&extra, &extra_len)) {
 		if (extra)
 			munmap(extra, extra_len);
