@@ -20,11 +20,7 @@ use crate::{
     vmstat,
 };
 use core::fmt;
-use kernel::{
-    debugfs::{Dir, File},
-    prelude::*,
-    uaccess::UserSliceReader,
-};
+use kernel::{debugfs::Scope, prelude::*, uaccess::UserSliceReader};
 
 /// Reads one short token written to a knob. Longer writes are refused whole.
 pub(crate) fn token<'b>(reader: &mut UserSliceReader, buf: &'b mut [u8; 32]) -> Result<&'b str> {
@@ -133,51 +129,22 @@ fn reset_store(_: &(), r: &mut UserSliceReader) -> Result {
     Ok(())
 }
 
-/// The debugfs directory and its files; removed on drop.
-#[pin_data]
-pub(crate) struct Control {
-    #[pin]
-    mode: File<()>,
-    #[pin]
-    kernel_faults: File<()>,
-    #[pin]
-    index_cap: File<()>,
-    #[pin]
-    admit_ms: File<()>,
-    #[pin]
-    stats: File<()>,
-    #[pin]
-    reset: File<()>,
-    _dir: Dir,
-}
+/// The debugfs directory and its files, one [`Scope`]: dropping it removes them all.
+pub(crate) type Control = Scope<()>;
 
-impl Control {
-    /// Creates `/sys/kernel/debug/vmashadow/`.
-    pub(crate) fn new() -> impl PinInit<Self, Error> {
-        let dir = Dir::new(c"vmashadow");
-        try_pin_init!(Self {
-            mode <- dir.read_write_callback_file(c"mode", (), &mode_show, &mode_store),
-            kernel_faults <- dir.read_write_callback_file(
-                c"kernel_faults",
-                (),
-                &kernel_faults_show,
-                &kernel_faults_store,
-            ),
-            index_cap <- dir.read_write_callback_file(
-                c"index_cap",
-                (),
-                &index_cap_show,
-                &index_cap_store,
-            ),
-            admit_ms <- dir.read_write_callback_file(
-                c"admit_ms",
-                (),
-                &admit_ms_show,
-                &admit_ms_store,
-            ),
-            stats <- dir.read_callback_file(c"stats", (), &stats_show),
-            reset <- dir.write_callback_file(c"reset", (), &reset_store),
-            _dir: dir,
-        }? Error)
-    }
+/// Creates `/sys/kernel/debug/vmashadow/`.
+pub(crate) fn new() -> impl PinInit<Control, Error> {
+    Scope::dir(Ok::<(), Error>(()), c"vmashadow", |data, dir| {
+        dir.read_write_callback_file(c"mode", data, &mode_show, &mode_store);
+        dir.read_write_callback_file(
+            c"kernel_faults",
+            data,
+            &kernel_faults_show,
+            &kernel_faults_store,
+        );
+        dir.read_write_callback_file(c"index_cap", data, &index_cap_show, &index_cap_store);
+        dir.read_write_callback_file(c"admit_ms", data, &admit_ms_show, &admit_ms_store);
+        dir.read_callback_file(c"stats", data, &stats_show);
+        dir.write_only_callback_file(c"reset", data, &reset_store);
+    })
 }

@@ -94,7 +94,7 @@ impl kernel::InPlaceModule for VmaShadow {
                 );
                 Hooked
             },
-            control <- control::Control::new(),
+            control <- control::new(),
         }? Error)
     }
 }
