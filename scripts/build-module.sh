@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build the modules against the kernel of one flavour, with exactly that
-# kernel's toolchain: vmashadow.ko and the crash test's vmashadow_crash.ko
-# (test only, it can oops the kernel). Outputs go to build/module-FLAVOUR/
-# (MO=), never into the source tree. Prints the path of vmashadow.ko on the
-# first line, of vmashadow_crash.ko on the second.
+# kernel's toolchain: vmashadow.ko, the crash test's vmashadow_crash.ko
+# (test only, it can oops the kernel) and vmashadow_hooktest.ko (test only,
+# a hook of its own). Outputs go to build/module-FLAVOUR/ (MO=), never into
+# the source tree. Prints the path of vmashadow.ko on the first line, of
+# vmashadow_crash.ko on the second, of vmashadow_hooktest.ko on the third.
 #
 #   scripts/build-module.sh perf|debug [extra make args...]
 
@@ -23,8 +24,9 @@ mkdir -p "$mo"
 # shellcheck disable=SC2046
 make -s -C "$kdir" M="$VMS_TOP" MO="$mo" $(kernel_make_flags) "$@" modules >&2 ||
 	die "module build failed"
-for m in vmashadow vmashadow_crash; do
+for m in vmashadow vmashadow_crash vmashadow_hooktest; do
 	[ -f "$mo/$m.ko" ] || die "module build produced no $m.ko"
 done
 echo "$mo/vmashadow.ko"
 echo "$mo/vmashadow_crash.ko"
+echo "$mo/vmashadow_hooktest.ko"

@@ -2,12 +2,20 @@
 /*
  * vmashadow module life cycle: load, unload, reload, and the debugfs
  * directory appearing and disappearing with the module (and no crash
- * trigger in it).
+ * trigger in it); and the hook's unload rule, with the test module
+ * vmashadow_hooktest.ko.
  *
  * Every test leaves the module loaded or unloaded as it found it.
  */
+#include <libgen.h>
+#include <sys/wait.h>
+#include <time.h>
+
 #include "kselftest_harness.h"
 #include "vmashadow.h"
+
+#define HT_NAME		"vmashadow_hooktest"
+#define HT_DEBUGFS	"/sys/kernel/debug/" HT_NAME
 
 FIXTURE(module) {
 	bool was_loaded;
@@ -33,6 +41,13 @@ FIXTURE_TEARDOWN(module)
 		EXPECT_EQ(0, vms_load(NULL));
 	if (!self->was_loaded && vms_loaded())
 		EXPECT_EQ(0, vms_unload());
+}
+
+/* A test that failed half-way may leave vmashadow_hooktest.ko loaded. */
+static void __attribute__((destructor)) hooktest_cleanup(void)
+{
+	if (!geteuid() && access("/sys/module/vmashadow_hooktest", F_OK) == 0)
+		syscall(SYS_delete_module, "vmashadow_hooktest", O_NONBLOCK);
 }
 
 /*
@@ -84,6 +99,104 @@ TEST_F_TIMEOUT(module, reload_cycles, 900)
 		ASSERT_EQ(0, vms_unload()) TH_LOG("unload %d", i);
 	}
 	ASSERT_FALSE(vms_loaded());
+}
+
+/* vmashadow_hooktest.ko, beside vmashadow.ko. */
+static bool hooktest_path(char *path, size_t size)
+{
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s", vms_ko_path());
+	snprintf(path, size, "%s/" HT_NAME ".ko", dirname(dir));
+	return access(path, R_OK) == 0;
+}
+
+static int ht_write(const char *file, const char *val)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), HT_DEBUGFS "/%s", file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+static bool ht_state_is(const char *want)
+{
+	char buf[32] = "";
+	ssize_t n;
+	int fd;
+
+	fd = open(HT_DEBUGFS "/state", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[strcspn(buf, "\n")] = '\0';
+	return !strcmp(buf, want);
+}
+
+/*
+ * The hook's rule that makes unloading safe: a VMA freed while the hook is
+ * being unregistered, before its ->drain has returned, is still reported to
+ * ->forget, since a ->lookup that began before the hook was disabled may
+ * still hand the core a pointer to it. vmashadow_hooktest.ko registers a
+ * hook of its own that watches one VMA of this process, and its ->drain
+ * (run by rmmod) waits for this test to unmap that VMA; writing "freed"
+ * then fails with ESTALE if ->forget never saw it, as it did with the first
+ * version of the hook, which disabled ->forget before anything else.
+ */
+TEST_F_TIMEOUT(module, unregistering_forgets_what_is_freed_meanwhile, 120)
+{
+	char ko[300], addr[32];
+	struct timespec t = { 0, 10 * 1000 * 1000 };
+	int fd, status, i;
+	pid_t pid;
+	char *victim;
+
+	if (!hooktest_path(ko, sizeof(ko)))
+		SKIP(return, "%s not found beside vmashadow.ko", HT_NAME ".ko");
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, syscall(SYS_finit_module, fd, "", 0)) TH_LOG("insmod: %s", strerror(errno));
+	close(fd);
+
+	victim = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, victim);
+	victim[0] = 1;
+	/* Bad input changes nothing. */
+	EXPECT_EQ(-EINVAL, ht_write("victim", "0"));
+	EXPECT_EQ(-EINVAL, ht_write("victim", "zz"));
+	EXPECT_EQ(-EBUSY, ht_write("freed", "1"));
+	EXPECT_TRUE(ht_state_is("idle"));
+	snprintf(addr, sizeof(addr), "%lx", (unsigned long)victim);
+	ASSERT_EQ(0, ht_write("victim", addr));
+	ASSERT_TRUE(ht_state_is("armed"));
+
+	/* rmmod, which runs ->drain, in a child: it waits for "freed". */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(syscall(SYS_delete_module, HT_NAME, 0) ? errno : 0);
+	for (i = 0; i < 1000 && !ht_state_is("draining"); i++)
+		nanosleep(&t, NULL);
+	ASSERT_TRUE(ht_state_is("draining")) TH_LOG("->drain never began");
+
+	ASSERT_EQ(0, munmap(victim, 4096));
+	EXPECT_EQ(0, ht_write("freed", "1"))
+		TH_LOG("the VMA freed during ->drain escaped ->forget");
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("rmmod: %s", strerror(WEXITSTATUS(status)));
+	ASSERT_FALSE(vms_is_dir("/sys/module/" HT_NAME));
 }
 
 TEST_HARNESS_MAIN
