@@ -16,6 +16,8 @@
 #                  build/kernel-deb-FLAVOUR/, for a real test box
 #   make bench-host     the benches on this host, already running a kernel
 #                  with the series (root; docs/real-hardware.md)
+#   make bench-host-test  a guest stands in for such a host and runs a small
+#                  make bench-host; checks its report (~10 min)
 #   make module    build vmashadow.ko (and the crash test's module) against that kernel
 #   make selftests build the selftests
 #   make vm        interactive guest shell with the module available
@@ -42,7 +44,8 @@
 #   project's, e.g. kernel/config/examples/bare-metal.config)
 #   KSRC=/path/to/linux (your own tree with the series applied, built
 #   incrementally in the cache) KDIR=dir (bench-host: the running kernel's
-#   build directory)
+#   build directory) MODULE=file.ko (bench-host: a vmashadow.ko built for the
+#   running kernel, used instead of building one)
 # Every variable is checked before anything is installed or built
 # (scripts/check-vars.sh): a bad value, or a variable no target reads, is
 # an error naming it and what it may be.
@@ -52,7 +55,7 @@ S := scripts
 # The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all help test stress bench bench-compare bench-host deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
+.PHONY: all help test stress bench bench-compare bench-host bench-host-test deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
 
 all: module
 
@@ -100,6 +103,9 @@ kernel-deb: deps
 
 bench-host:
 	@$(S)/bench-host.sh
+
+bench-host-test: deps
+	@FLAVOUR=$(FLAVOUR) $(S)/test-bench-host.sh
 
 module: deps
 	@$(S)/build-module.sh $(FLAVOUR)

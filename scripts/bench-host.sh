@@ -16,7 +16,10 @@
 # scale scenario follow them); TIMEOUT, if set, must hold the plan's ETA
 # (nothing is killed); KDIR, the running kernel's build directory (default:
 # /lib/modules/$(uname -r)/build if it has the Rust metadata a Rust module
-# needs, else the build in the cache whose kernel is the one running).
+# needs, else the build in the cache whose kernel is the one running);
+# MODULE, a vmashadow.ko already built against the running kernel (on
+# another machine, say), used as it is: then nothing is compiled but the
+# bench program.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -38,32 +41,34 @@ fi
 [ ! -d /sys/module/vmashadow ] ||
 	die "vmashadow is loaded: the bench loads it in each mode itself (rmmod vmashadow first)"
 
-# The kernel's build directory: the module is Rust, and needs the kernel's
-# Rust metadata (rust/libkernel.rmeta), which Debian's linux-headers
-# packages (bindeb-pkg's too) do not carry.
-uts_of() { sed -n 's/^#define UTS_VERSION "\(.*\)"$/\1/p' "$1/include/generated/utsversion.h" 2>/dev/null; }
-kdir=${KDIR:-}
-if [ -z "$kdir" ]; then
-	if [ -f "/lib/modules/$release/build/rust/libkernel.rmeta" ]; then
-		kdir=/lib/modules/$release/build
-	else
-		for d in "$VMS_CACHE"/build/*/; do
-			[ -f "$d/.vmashadow-built" ] &&
-				[ "$(cat "$d/include/config/kernel.release" 2>/dev/null)" = "$release" ] &&
-				[ "$(uts_of "$d")" = "$(uname -v)" ] || continue
-			kdir=${d%/}
-			break
-		done
+if [ -z "${MODULE:-}" ]; then
+	# The kernel's build directory: the module is Rust, and needs the kernel's
+	# Rust metadata (rust/libkernel.rmeta), which Debian's linux-headers
+	# packages (bindeb-pkg's too) do not carry.
+	uts_of() { sed -n 's/^#define UTS_VERSION "\(.*\)"$/\1/p' "$1/include/generated/utsversion.h" 2>/dev/null; }
+	kdir=${KDIR:-}
+	if [ -z "$kdir" ]; then
+		if [ -f "/lib/modules/$release/build/rust/libkernel.rmeta" ]; then
+			kdir=/lib/modules/$release/build
+		else
+			for d in "$VMS_CACHE"/build/*/; do
+				[ -f "$d/.vmashadow-built" ] &&
+					[ "$(cat "$d/include/config/kernel.release" 2>/dev/null)" = "$release" ] &&
+					[ "$(uts_of "$d")" = "$(uname -v)" ] || continue
+				kdir=${d%/}
+				break
+			done
+		fi
+		[ -n "$kdir" ] ||
+			die "no build directory of the running kernel ($release, $(uname -v)) with Rust metadata: /lib/modules/$release/build has no rust/libkernel.rmeta (Debian's linux-headers packages carry none) and no build in $VMS_CACHE/build/ is this kernel; set KDIR= to the directory it was built in (make -s kernel FLAVOUR=perf prints it; docs/real-hardware.md)"
 	fi
-	[ -n "$kdir" ] ||
-		die "no build directory of the running kernel ($release, $(uname -v)) with Rust metadata: /lib/modules/$release/build has no rust/libkernel.rmeta (Debian's linux-headers packages carry none) and no build in $VMS_CACHE/build/ is this kernel; set KDIR= to the directory it was built in (make -s kernel FLAVOUR=perf prints it; docs/real-hardware.md)"
+	[ "$(cat "$kdir/include/config/kernel.release")" = "$release" ] ||
+		die "KDIR=$kdir is a build of $(cat "$kdir/include/config/kernel.release"), not of the running kernel $release"
+	[ -f "$kdir/rust/libkernel.rmeta" ] ||
+		die "KDIR=$kdir has no Rust metadata (rust/libkernel.rmeta): a Rust module cannot be built against it; use the kernel's own build directory"
+	[ "$(uts_of "$kdir")" = "$(uname -v)" ] ||
+		log "WARNING: $kdir was built as '$(uts_of "$kdir")', the running kernel is '$(uname -v)' (another build of $release?)"
 fi
-[ "$(cat "$kdir/include/config/kernel.release")" = "$release" ] ||
-	die "KDIR=$kdir is a build of $(cat "$kdir/include/config/kernel.release"), not of the running kernel $release"
-[ -f "$kdir/rust/libkernel.rmeta" ] ||
-	die "KDIR=$kdir has no Rust metadata (rust/libkernel.rmeta): a Rust module cannot be built against it; use the kernel's own build directory"
-[ "$(uts_of "$kdir")" = "$(uname -v)" ] ||
-	log "WARNING: $kdir was built as '$(uts_of "$kdir")', the running kernel is '$(uname -v)' (another build of $release?)"
 [ -x "$VMS_VENV/bin/python" ] || die "no venv for the bench report in $VMS_VENV: run make deps"
 
 # The plan on this host's CPUs, no boot.
@@ -72,13 +77,23 @@ if [ -n "${TIMEOUT:-}" ] && [ $((plan_main_s + plan_path_s)) -gt "$TIMEOUT" ]; t
 	die "the plan cannot finish inside TIMEOUT=${TIMEOUT}s (ETA $(fmt_secs $((plan_main_s + plan_path_s)))): ask for less (R, ONLY, THREADS, SECONDS_PER_RUN, PATH_R, PATH_VMAS) or a larger TIMEOUT"
 fi
 
-mo=$VMS_TOP/build/module-host-$release
-mkdir -p "$mo"
-# shellcheck disable=SC2046
-step "module (against $kdir)" make -s -C "$kdir" M="$VMS_TOP" MO="$mo" \
-	$(kernel_make_flags) modules >&2 || die "module build failed"
-ko=$mo/vmashadow.ko
-[ -f "$ko" ] || die "module build produced no $ko"
+if [ -n "${MODULE:-}" ]; then
+	ko=$(realpath "$MODULE")
+	magic=$(modinfo -F vermagic "$ko" 2>/dev/null) || die "MODULE=$MODULE: modinfo cannot read it"
+	[ "${magic%% *}" = "$release" ] ||
+		die "MODULE=$MODULE was built for ${magic%% *}, the running kernel is $release"
+	[ "$(modinfo -F name "$ko")" = vmashadow ] || die "MODULE=$MODULE is not vmashadow.ko"
+	built="module $ko as given (MODULE=)"
+else
+	mo=$VMS_TOP/build/module-host-$release
+	mkdir -p "$mo"
+	# shellcheck disable=SC2046
+	step "module (against $kdir)" make -s -C "$kdir" M="$VMS_TOP" MO="$mo" \
+		$(kernel_make_flags) modules >&2 || die "module build failed"
+	ko=$mo/vmashadow.ko
+	[ -f "$ko" ] || die "module build produced no $ko"
+	built="module built against $kdir"
+fi
 benchdir=$VMS_TOP/build/bench-host
 mkdir -p "$benchdir"
 step "bench program" cc -O2 -Wall -Wextra -Werror -pthread \
@@ -100,7 +115,7 @@ else
 fi
 {
 	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "config: the running kernel, $release $(uname -v) ($hook); module built against $kdir"
+	echo "config: the running kernel, $release $(uname -v) ($hook); $built"
 	echo "git: $(git -C "$VMS_TOP" describe --always --dirty 2>/dev/null ||
 		git -C "$VMS_TOP" describe --always 2>/dev/null || echo unknown)"
 	echo "host cpu model: $(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)"

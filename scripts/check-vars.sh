@@ -27,7 +27,7 @@
 SELFTESTS=$(sed -n 's/^TEST_GEN_PROGS *:= *//p' "$VMS_TOP/selftests/Makefile")
 KNOWN=(A B CPUS MEMORY TIMEOUT KVM FLAVOUR TESTS CRASH SLICE DURATION R
 	SECONDS_PER_RUN ONLY THREADS PATH_R PATH_VMAS PATH_ADMIT_MS VMASHADOW_CACHE
-	KVER_DEB_VERSION KVER_DEB_SHA256 EXTRA_CONFIG KSRC KDIR)
+	KVER_DEB_VERSION KVER_DEB_SHA256 EXTRA_CONFIG KSRC KDIR MODULE)
 
 errs=()
 bad() { errs+=("$1"); }
@@ -114,7 +114,7 @@ fi
 [ -z "${PATH_VMAS:-}" ] || list_in PATH_VMAS "$PATH_VMAS" 0 65536 \
 	"the path bench's other-VMA counts, integers 0..65536, e.g. PATH_VMAS=\"1 256 4096 65536\" (default \"1 256 4096\")"
 [ -z "${PATH_ADMIT_MS:-}" ] || int_in PATH_ADMIT_MS "$PATH_ADMIT_MS" 0 10000 \
-	"the module's admit_ms in the path boot, an integer 0..10000 (default 0)"
+	"the module's admit_ms in the path boot, an integer 0..10000 (default: the module's own, 10)"
 if [ -n "${EXTRA_CONFIG:-}" ]; then
 	read -ra words <<<"${EXTRA_CONFIG//,/ }"
 	[ ${#words[@]} -gt 0 ] || bad "EXTRA_CONFIG='$EXTRA_CONFIG': names no file; config fragments to merge after the project's, e.g. EXTRA_CONFIG=kernel/config/examples/bare-metal.config"
@@ -136,6 +136,10 @@ fi
 if [ -n "${KSRC:-}" ]; then
 	why=$(ksrc_problem "$KSRC")
 	[ -z "$why" ] || bad "KSRC='$KSRC': $why (KSRC is a Linux tree with the vmashadow series applied, to build against instead of the cached Debian source)"
+fi
+if [ -n "${MODULE:-}" ]; then
+	[[ "$MODULE" == *.ko ]] && [ -f "$MODULE" ] && [ -r "$MODULE" ] ||
+		bad "MODULE='$MODULE': no such readable .ko file (make bench-host: a vmashadow.ko already built against the running kernel, used instead of building one)"
 fi
 if [ -n "${KDIR:-}" ]; then
 	[ -f "$KDIR/Makefile" ] && [ -f "$KDIR/include/config/kernel.release" ] ||

@@ -111,6 +111,10 @@ touch "$tmp/linux/.config"
 bad KSRC="$tmp/linux" "make mrproper"
 rm "$tmp/linux/.config"
 bad KDIR="$tmp/notlinux" "not a configured kernel build directory"
+bad MODULE=/nonexistent.ko "no such readable .ko file"
+bad MODULE="$tmp/linux/Makefile" "no such readable .ko file"
+touch "$tmp/vmashadow.ko"
+good MODULE="$tmp/vmashadow.ko"
 
 good
 good CPUS=4 MEMORY=1536M TIMEOUT=600 KVM=off FLAVOUR=perf CRASH=0 \
