@@ -78,10 +78,11 @@ SCENARIOS = ["contended", "uncontended", "kernel-faults", "latency", "scale",
              "churn", "page_fault1", "page_fault2", "page_fault3", "pft",
              "path"]
 VARIANTS = ["-", "munmap", "mprotect", "threads", "processes"]
-PATH_CASES = ["user", "kernel", "newvma", "churn"]
+PATH_CASES = ["user", "kernel", "newvma", "churn", "procs"]
 LATENCY_SCENARIOS = ["contended", "uncontended"]   # valid with --latency
 METRICS = ["faults_per_sec", "ops_per_task_per_sec", "writer_ops_per_sec",
-           "lat_p50_ns", "lat_p99_ns", "lat_max_ns", "insn_per_fault"]
+           "lat_p50_ns", "lat_p99_ns", "lat_max_ns", "insn_per_fault",
+           "insn_per_proc"]
 DEFAULT_THREADS = {"uncontended": 1, "churn": 1}  # the bench's; others: 2
 ALPHA = 0.05
 CONF = 0.95
@@ -772,8 +773,9 @@ def format_path(blocks, modes):
     """The Path table: per case and N, every mode against none."""
     if not blocks:
         return []
-    out = [("Path: instructions per fault by case and number of VMAs (N); "
-           "none = module not loaded."),
+    out = [("Path: instructions per fault (procs: per process, fork to "
+            "reaped) by case and number of VMAs (N); none = module not "
+            "loaded."),
            ("Amean over the runs, CoeffVar = run-to-run spread; delta = "
            "Amean - Amean(none) in instructions, +- its"),
            ("95% CI half-width (Welch); ratio to none with its Fieller 95% CI "
@@ -1353,7 +1355,7 @@ def synth_realistic(d, seed=1, reps=12, threads=(1, 2, 4)):
     modes = [NONE] + MODES
     with open(os.path.join(d, "path-raw.log"), "w") as f:
         for rep in range(reps + 1):
-            for case in PATH_CASES:
+            for case in PATH_BASE:           # the fault cases
                 for n in (1, 256, 4096, 65536):
                     for i in range(len(modes)):
                         mode = modes[(rep + i) % len(modes)]

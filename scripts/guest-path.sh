@@ -122,10 +122,13 @@ esac
 	echo "path aslr: $([ ${#norand[@]} -gt 0 ] && echo "off (setarch -R)" || echo "on (no setarch)")"
 } >>"$results/meta.txt"
 
-# One process: all four cases with K other VMAs. A RUN line before each
-# case's RESULT; a case that printed none failed.
+# One process: all four cases with K other VMAs; at the first K, then a
+# process for procs (short-lived processes forked from it: only the whole
+# guest's count, -icount's clock, sees their instructions, so not with
+# perf). A RUN line before each case's RESULT; a case that printed none
+# failed.
 run_one() {
-	local rep=$1 mode=$2 k=$3 t brc=0 c
+	local rep=$1 mode=$2 k=$3 t brc=0 c want=("${cases[@]}")
 	t=$(date +%s)
 	: >"$out"
 	if [ "$mode" != none ] && ! { echo "$mode" >"$dbg/mode" && echo 1 >"$dbg/reset"; }; then
@@ -133,6 +136,11 @@ run_one() {
 	else
 		"${norand[@]}" "$bench" path --vmas "$k" --settle "$settle" "${force[@]}" >"$out" 2>&1
 		brc=$?
+		if [ "$k" = "$first_k" ] && [ "$counter" != perf ]; then
+			want+=(procs)
+			"${norand[@]}" "$bench" path --case procs --vmas "$k" "${force[@]}" >>"$out" 2>&1 ||
+				brc=$?
+		fi
 	fi
 	awk -v head="RUN rep=$rep mode=$mode scenario=path" -v t="$t" '
 		/^RESULT scenario=path / {
@@ -140,7 +148,7 @@ run_one() {
 			print head " variant=" v " threads=1 t=" t
 		}
 		{ print }' "$out"
-	for c in "${cases[@]}"; do
+	for c in "${want[@]}"; do
 		grep -q "^RESULT scenario=path variant=$c-vmas$k " "$out" && continue
 		echo "RUN rep=$rep mode=$mode scenario=path variant=$c-vmas$k threads=1 t=$t"
 		echo "FAIL rep=$rep mode=$mode scenario=path variant=$c-vmas$k threads=1 rc=$((brc ? brc : 1))"
@@ -150,6 +158,7 @@ run_one() {
 }
 
 nk=$(wc -w <<<"$vmas_list")
+read -r first_k _ <<<"$vmas_list"
 total=$((reps * nk * (1 + ${#modes[@]})))
 done_runs=0
 for rep in $(seq 1 "$reps"); do

@@ -90,6 +90,8 @@
 #define PATH_PAGES	256		/* path user, kernel: default --pages */
 #define PATH_NEWVMAS	64		/* path newvma: fresh VMAs per round */
 #define PATH_ROUNDS	8		/* path: default measured --rounds */
+#define PATH_PROCS	16		/* path procs: processes per round */
+#define PROC_PAGES	16		/* pages a short-lived child writes */
 #define MAX_ROUNDS	100000L
 #define MAX_SETTLE_MS	60000L
 #define WIS_MB		128		/* will-it-scale's MEMSIZE */
@@ -105,7 +107,8 @@ enum scenario {
 };
 enum variant { V_NONE, V_MUNMAP, V_MPROTECT, V_THREADS, V_PROCESSES, V_FORK,
 	       V_EXIT };
-enum path_case { PC_USER, PC_KERNEL, PC_NEWVMA, PC_CHURN, PC_ALL };
+/* "all" is the four fault cases; procs is asked for by name. */
+enum path_case { PC_USER, PC_KERNEL, PC_NEWVMA, PC_CHURN, PC_ALL, PC_PROCS };
 enum counter { CNT_AUTO, CNT_PERF, CNT_CLOCK };
 
 static const char *const scenario_names[] = {
@@ -138,6 +141,7 @@ static const char *const case_names[] = {
 	[PC_NEWVMA] = "newvma",
 	[PC_CHURN] = "churn",
 	[PC_ALL] = "all",
+	[PC_PROCS] = "procs",
 };
 
 static const char *const counter_names[] = {
@@ -244,7 +248,9 @@ static void usage(FILE *f)
 		"  --vmas      churn, path: first map and fault K one-page VMAs,\n"
 		"              0..%ld (default 0; churn's variant is then vmasK; K\n"
 		"              above ~32000 needs a higher vm.max_map_count)\n"
-		"  --case      path: user | kernel | newvma | churn | all (default)\n"
+		"  --case      path: user | kernel | newvma | churn | all (default:\n"
+		"              the four) | procs (fork, 16 faults, exit; --pages\n"
+		"              processes a round, default 16)\n"
 		"  --rounds    path: measured rounds per case, 1..%ld (default %d;\n"
 		"              plus one warm-up round)\n"
 		"  --counter   path: perf (instructions, perf_event_open), clock\n"
@@ -1306,15 +1312,17 @@ static uint64_t thread_faults(void)
 /* One case's sums over its measured rounds. */
 struct path_sum {
 	uint64_t faults, touched;
+	uint64_t units;		/* what the count is divided by: faults, or processes */
 	uint64_t count;		/* the timed loops, faults and all */
 	uint64_t base;		/* the same loops without faults */
-	double min, max;	/* per fault, over the rounds */
+	double min, max;	/* per unit, over the rounds */
 	const char *err;
 	int errnum;
 };
 
-static void path_round(struct path_sum *ps, bool measured, uint64_t count,
-		       uint64_t base, uint64_t faults, uint64_t touched)
+static void path_round_per(struct path_sum *ps, bool measured, uint64_t count,
+			   uint64_t base, uint64_t faults, uint64_t touched,
+			   uint64_t units)
 {
 	double per;
 
@@ -1324,11 +1332,19 @@ static void path_round(struct path_sum *ps, bool measured, uint64_t count,
 	ps->base += base;
 	ps->faults += faults;
 	ps->touched += touched;
-	per = faults ? ((double)count - (double)base) / faults : 0;
-	if (ps->faults == faults || per < ps->min)
+	ps->units += units;
+	per = units ? ((double)count - (double)base) / units : 0;
+	if (ps->units == units || per < ps->min)
 		ps->min = per;
-	if (ps->faults == faults || per > ps->max)
+	if (ps->units == units || per > ps->max)
 		ps->max = per;
+}
+
+/* A round of a fault case: the count per fault. */
+static void path_round(struct path_sum *ps, bool measured, uint64_t count,
+		       uint64_t base, uint64_t faults, uint64_t touched)
+{
+	path_round_per(ps, measured, count, base, faults, touched, faults);
 }
 
 static int path_fail(struct path_sum *ps, const char *what)
@@ -1563,6 +1579,67 @@ out:
 	return ret;
 }
 
+/* A short-lived process: write one byte to each of PROC_PAGES fresh pages. */
+static int proc_child(void)
+{
+	char *p = mmap(NULL, PROC_PAGES * page_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return 1;
+	for (long i = 0; i < PROC_PAGES; i++)
+		((volatile char *)p)[i * page_size] = 1;
+	return 0;
+}
+
+/*
+ * procs: fork a child that writes PROC_PAGES fresh pages and exits, and
+ * reap it, N times a round (--pages N, default PATH_PROCS): what a
+ * short-lived process costs, fork to reaped, per process. The count must
+ * cover the children too, so this needs the whole guest's counter (the
+ * clock under -icount), not perf's, which counts this thread. The
+ * children's faults are counted (RUSAGE_CHILDREN): as in every case, fewer
+ * than half the pages written fails the run.
+ */
+static int path_procs(struct path_sum *ps)
+{
+	long n = cfg.pages_given ? cfg.pages : PATH_PROCS;
+
+	if (perf_fd >= 0) {
+		errno = EOPNOTSUPP;
+		return path_fail(ps, "procs needs the whole machine's count (-icount), perf counts this thread");
+	}
+	for (long r = 0; r <= cfg.rounds; r++) {
+		uint64_t c0, c1, b0, b1, f;
+		struct rusage ru0, ru1;
+
+		getrusage(RUSAGE_CHILDREN, &ru0);
+		c0 = count_now();
+		for (long i = 0; i < n; i++) {
+			pid_t pid = fork();
+			int st;
+
+			if (pid < 0)
+				return path_fail(ps, "procs: fork");
+			if (!pid)
+				_exit(proc_child());
+			if (waitpid(pid, &st, 0) != pid)
+				return path_fail(ps, "procs: waitpid");
+			if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+				errno = ECHILD;
+				return path_fail(ps, "procs: a child failed");
+			}
+		}
+		c1 = count_now();
+		getrusage(RUSAGE_CHILDREN, &ru1);
+		b0 = count_now();
+		b1 = count_now();
+		f = fault_count(&ru1) - fault_count(&ru0);
+		path_round_per(ps, r > 0, c1 - c0, b1 - b0, f, n * PROC_PAGES, n);
+	}
+	return 0;
+}
+
 static int path_case(enum path_case pc)
 {
 	struct path_sum ps = { 0 };
@@ -1580,6 +1657,9 @@ static int path_case(enum path_case pc)
 		break;
 	case PC_NEWVMA:
 		err = path_newvma(&ps);
+		break;
+	case PC_PROCS:
+		err = path_procs(&ps);
 		break;
 	default:
 		err = path_churn(&ps);
@@ -1603,11 +1683,13 @@ static int path_case(enum path_case pc)
 			(unsigned long long)ps.touched);
 		return 1;
 	}
-	per = ((double)ps.count - (double)ps.base) / ps.faults;
-	printf("# path %s: %.1f %s per fault (rounds: min %.1f, max %.1f)\n",
-	       variant, per, unit, ps.min, ps.max);
-	printf("RESULT scenario=path variant=%s threads=1 metric=%s unit=%s value=%.2f faults=%llu touched=%llu\n",
-	       variant, perf_fd >= 0 || cfg.icount ? "insn_per_fault" : "ns_per_fault",
+	per = ((double)ps.count - (double)ps.base) / ps.units;
+	printf("# path %s: %.1f %s per %s (rounds: min %.1f, max %.1f)\n",
+	       variant, per, unit, pc == PC_PROCS ? "process" : "fault",
+	       ps.min, ps.max);
+	printf("RESULT scenario=path variant=%s threads=1 metric=%s_per_%s unit=%s value=%.2f faults=%llu touched=%llu\n",
+	       variant, perf_fd >= 0 || cfg.icount ? "insn" : "ns",
+	       pc == PC_PROCS ? "proc" : "fault",
 	       unit, per, (unsigned long long)ps.faults,
 	       (unsigned long long)ps.touched);
 	fflush(stdout);
@@ -1651,6 +1733,8 @@ static int run_path(void)
 			munmap(extra, extra_len);
 		return 1;
 	}
+	if (cfg.pcase == PC_PROCS)
+		ret = path_case(PC_PROCS);
 	for (int pc = PC_USER; pc < PC_ALL; pc++)
 		if (cfg.pcase == PC_ALL || cfg.pcase == (enum path_case)pc)
 			ret |= path_case(pc);
