@@ -122,6 +122,22 @@ else
 	not_ok "a known report hides nothing after it"
 fi
 
+# virtme-ng-init's own messages (user space) are not kernel splats; a
+# kernel warning on the next line still is.
+vng_warn='[   41.261400] virtme-ng-init: WARNING: failed to run: "ip" link set dev lo up (error: No such file or directory (os error 2))'
+{ clean; echo "$vng_warn"; clean; } >"$tmp/vng.log"
+if "$check" "$tmp/vng.log" >/dev/null; then
+	ok "virtme-ng-init's own WARNING lines are not kernel splats"
+else
+	not_ok "virtme-ng-init's own WARNING lines are not kernel splats"
+fi
+{ clean; echo "$vng_warn"; echo '[   41.3] WARNING: CPU: 0 PID: 1 at mm/vma.c:1 foo+0x1/0x2'; } >"$tmp/vng2.log"
+if ! "$check" "$tmp/vng2.log" >/dev/null; then
+	ok "a kernel WARNING after virtme-ng-init's still fails"
+else
+	not_ok "a kernel WARNING after virtme-ng-init's still fails"
+fi
+
 if "$check" "$tmp/does-not-exist.log" >/dev/null 2>&1; then
 	not_ok "unreadable log is an error"
 else
