@@ -113,18 +113,7 @@ static bool hooktest_path(char *path, size_t size)
 
 static int ht_write(const char *file, const char *val)
 {
-	char path[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), HT_DEBUGFS "/%s", file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
+	return vms_write_at(HT_DEBUGFS, file, val, strlen(val));
 }
 
 static bool ht_state_is(const char *want)

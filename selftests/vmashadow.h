@@ -77,14 +77,15 @@ static inline bool vms_is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Writes @len bytes of @buf to debugfs file @name in one write(). 0 or -errno. */
-static inline int vms_write_n(const char *name, const void *buf, size_t len)
+/* Writes @len bytes of @buf to file @dir/@name in one write(). 0 or -errno. */
+static inline int vms_write_at(const char *dir, const char *name,
+			       const void *buf, size_t len)
 {
 	char path[256];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), VMS_DEBUGFS "/%s", name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -92,6 +93,12 @@ static inline int vms_write_n(const char *name, const void *buf, size_t len)
 	n = n < 0 ? -errno : (n == (ssize_t)len ? 0 : -EIO);
 	close(fd);
 	return n;
+}
+
+/* Writes @len bytes of @buf to debugfs file @name in one write(). 0 or -errno. */
+static inline int vms_write_n(const char *name, const void *buf, size_t len)
+{
+	return vms_write_at(VMS_DEBUGFS, name, buf, len);
 }
 
 static inline int vms_write(const char *name, const char *val)
