@@ -10,7 +10,7 @@
 # of the results reads: report.txt with the churn and path tables,
 # runs.csv, meta.txt with the git, CPU, memory, accelerator and bench-host
 # lines, and the guest's own verdicts. Prints TAP, exits 1 on a failure.
-# ~20 minutes under TCG on an idle 2-core host, twice that on a loaded one
+# 11 minutes under TCG on the idle 2-core host, ~40 beside other guests
 # (the guest gets 90), most of it Python importing scipy and pandas for
 # the report; the plots are left out (VMASHADOW_PLOTS=0), which matplotlib
 # would take most of another hour to draw under TCG.
