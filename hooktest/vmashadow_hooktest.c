@@ -26,6 +26,14 @@
  *              draining. Succeeds if ->forget saw the victim, fails with
  *              ESTALE if it did not.
  *
+ *   kthread w  ADDR (hex): a kernel thread borrows the writer's mm
+ *              (kthread_use_mm()) and writes one byte 0x5a at ADDR with
+ *              copy_to_user(); the write returns once it has, and fails
+ *              with EFAULT if the copy did
+ *   kthread_lookups r  faults of kernel threads that reached ->lookup, which
+ *              the core must never let happen: a kernel thread pins only
+ *              mm_count, and a hook may rely on mm_users
+ *
  * ->drain, which rmmod runs, waits up to 10 s for "freed". So the test (see
  * selftests/module_test.c) writes victim, starts rmmod, waits for draining,
  * unmaps the victim and writes freed. A write that does not parse, or comes
@@ -41,11 +49,14 @@
 #include <linux/debugfs.h>
 #include <linux/fault_vma_hook.h>
 #include <linux/fs.h>
+#include <linux/completion.h>
+#include <linux/kthread.h>
 #include <linux/kstrtox.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/uaccess.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 
@@ -69,9 +80,13 @@ static struct dentry *ht_dir;
 /* What the watched mm's fault_vma_data points at: only its address counts. */
 static int ht_marker;
 
+static atomic_t ht_kthread_lookups = ATOMIC_INIT(0);
+
 static enum fault_vma_answer ht_lookup(struct mm_struct *mm, unsigned long addr,
 				       bool user, struct vm_area_struct **vmap)
 {
+	if (current->flags & PF_KTHREAD)
+		atomic_inc(&ht_kthread_lookups);
 	return FAULT_VMA_PASS;
 }
 
@@ -227,6 +242,63 @@ static ssize_t state_read(struct file *file, char __user *ubuf, size_t count,
 	return simple_read_from_buffer(ubuf, count, ppos, buf, n);
 }
 
+struct ht_kthread_job {
+	struct mm_struct *mm;
+	unsigned long addr;
+	int ret;
+	struct completion done;
+};
+
+static int ht_kthread_fn(void *data)
+{
+	struct ht_kthread_job *job = data;
+	const u8 byte = 0x5a;
+
+	kthread_use_mm(job->mm);
+	job->ret = copy_to_user((void __user *)job->addr, &byte, 1) ? -EFAULT : 0;
+	kthread_unuse_mm(job->mm);
+	/* The job is on the writer's stack: not touched after this. */
+	complete(&job->done);
+	return 0;
+}
+
+static ssize_t kthread_write(struct file *file, const char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	struct ht_kthread_job job = { .mm = current->mm, .ret = -EINTR };
+	struct task_struct *t;
+	char buf[32];
+	int ret;
+
+	ret = ht_word(ubuf, count, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	if (kstrtoul(buf, 16, &job.addr) || !job.addr || job.addr >= TASK_SIZE ||
+	    !job.mm)
+		return -EINVAL;
+
+	init_completion(&job.done);
+	mmgrab(job.mm);
+	t = kthread_run(ht_kthread_fn, &job, "vms_hooktest");
+	if (IS_ERR(t)) {
+		mmdrop(job.mm);
+		return PTR_ERR(t);
+	}
+	wait_for_completion(&job.done);
+	mmdrop(job.mm);
+	return job.ret ?: count;
+}
+
+static ssize_t kthread_lookups_read(struct file *file, char __user *ubuf,
+				    size_t count, loff_t *ppos)
+{
+	char buf[16];
+	int n;
+
+	n = scnprintf(buf, sizeof(buf), "%d\n", atomic_read(&ht_kthread_lookups));
+	return simple_read_from_buffer(ubuf, count, ppos, buf, n);
+}
+
 /* No .owner: see the comment at the top. */
 static const struct file_operations victim_fops = {
 	.write = victim_write,
@@ -236,6 +308,16 @@ static const struct file_operations victim_fops = {
 static const struct file_operations freed_fops = {
 	.write = freed_write,
 	.llseek = noop_llseek,
+};
+
+static const struct file_operations kthread_fops = {
+	.write = kthread_write,
+	.llseek = noop_llseek,
+};
+
+static const struct file_operations kthread_lookups_fops = {
+	.read = kthread_lookups_read,
+	.llseek = default_llseek,
 };
 
 static const struct file_operations state_fops = {
@@ -251,6 +333,9 @@ static int __init hooktest_init(void)
 	debugfs_create_file("victim", 0200, ht_dir, NULL, &victim_fops);
 	debugfs_create_file("freed", 0200, ht_dir, NULL, &freed_fops);
 	debugfs_create_file("state", 0400, ht_dir, NULL, &state_fops);
+	debugfs_create_file("kthread", 0200, ht_dir, NULL, &kthread_fops);
+	debugfs_create_file("kthread_lookups", 0400, ht_dir, NULL,
+			    &kthread_lookups_fops);
 	ret = fault_vma_hook_register(&ht_ops);
 	if (ret) {
 		debugfs_remove(ht_dir);

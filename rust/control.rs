@@ -7,6 +7,7 @@
 //! kernel_faults  rw  0 | 1: pervma and shadow also serve kernel-mode uaccess faults
 //! index_cap      rw  1..1048576: ranges per mm index before fills evict (round-robin)
 //! admit_ms       rw  0..10000: how long a VMA keeps missing before it is indexed (0: at once)
+//! min_age_ms     rw  0..10000: how old a process must be before it gets an index (0: any)
 //! stats          r   the state, then one row per event with a column per mode
 //! reset          w   1: zero the statistics
 //! ```
@@ -83,6 +84,16 @@ fn admit_ms_store(_: &(), r: &mut UserSliceReader) -> Result {
     knobs::set_admit_ms(ms)
 }
 
+fn min_age_ms_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", knobs::min_age_ms())
+}
+
+fn min_age_ms_store(_: &(), r: &mut UserSliceReader) -> Result {
+    let mut buf = [0; 32];
+    let ms = token(r, &mut buf)?.parse::<u32>().map_err(|_| EINVAL)?;
+    knobs::set_min_age_ms(ms)
+}
+
 fn stats_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let (indexes, entries) = hook::census();
     let (hits, misses) = vmstat::hits_misses().map_err(|_| fmt::Error)?;
@@ -90,6 +101,7 @@ fn stats_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "kernel_faults {}", u8::from(knobs::kernel_faults()))?;
     writeln!(f, "index_cap {}", knobs::index_cap())?;
     writeln!(f, "admit_ms {}", knobs::admit_ms())?;
+    writeln!(f, "min_age_ms {}", knobs::min_age_ms())?;
     writeln!(f, "indexes {indexes}")?;
     writeln!(f, "entries {entries}")?;
     writeln!(f, "hits {hits}")?;
@@ -144,6 +156,7 @@ pub(crate) fn new() -> impl PinInit<Control, Error> {
         );
         dir.read_write_callback_file(c"index_cap", data, &index_cap_show, &index_cap_store);
         dir.read_write_callback_file(c"admit_ms", data, &admit_ms_show, &admit_ms_store);
+        dir.read_write_callback_file(c"min_age_ms", data, &min_age_ms_show, &min_age_ms_store);
         dir.read_callback_file(c"stats", data, &stats_show);
         dir.write_only_callback_file(c"reset", data, &reset_store);
     })

@@ -8,12 +8,14 @@
 //!   has users and cannot be torn down meanwhile), when the first of its VMAs is admitted
 //!   (see [`crate::probation`]). It is published in the mm's hook data and recorded in
 //!   [`REGISTRY`], both under the registry lock.
-//! - It is retired (emptied, then freed after a grace period, so lockless readers never see
-//!   freed memory: [`RcuBox`]) either by [`Shadow::release`] when its mm exits, or by
-//!   [`Shadow::drain`] when the module unloads. Both unpublish it under the registry lock, so
-//!   exactly one of them retires it, and an index still in the registry proves its mm has not
-//!   finished exiting. Both are O(1) per index under the lock; the retiring (which may free
-//!   thousands of nodes) runs outside it.
+//! - It is retired either by [`Shadow::release`] when its mm exits, or by [`Shadow::drain`]
+//!   when the module unloads. Both unpublish it and unlink it from the registry under the
+//!   registry lock, so exactly one of them retires it, and an index still in the registry
+//!   proves its mm has not finished exiting. Both are O(1) per index under the lock, with no
+//!   allocation. The index itself is dropped (its trees emptied, its nodes freed) a grace
+//!   period later, in process context ([`RcuBox`]): lockless readers that found it before it
+//!   was unpublished never see it change under their `&` or freed; module exit waits for the
+//!   last such drop ([`RcuBox::barrier`]).
 //! - Unregistering stops [`Shadow::lookup`] and [`Shadow::fill`], waits for a grace period,
 //!   calls [`Shadow::drain`] while [`Shadow::forget`] and [`Shadow::release`] still run, and
 //!   only then stops those.
@@ -25,18 +27,17 @@
 //!    process context;
 //! 2. the core's `mmap_lock` or VMA lock (around `fill` and `forget`);
 //! 3. either [`REGISTRY`] (create, release, drain, census) or one index's lock (fill, forget,
-//!    retire); never both.
+//!    and the drop of a retired index, in a workqueue); never both.
 
 use crate::{
     knobs,
     mode::Mode,
     probation::Tick,
-    rcu_box::RcuBox,
     shadow_index::{gfp, Admission, Fill, ShadowIndex},
     stats::{self, Event},
 };
 use kernel::{
-    bindings,
+    list::{impl_list_arc_safe, impl_list_item, List, ListArc, ListLinks},
     mm::{
         fault_hook::{self, Answer, FaultVmaHook, FillLock, Registration, VmaHint},
         virt::VmaRef,
@@ -47,17 +48,17 @@ use kernel::{
         aref::ARef,
         atomic::ordering::{Acquire, Relaxed, Release},
         global_lock, rcu,
+        rcu::RcuBox,
     },
-    task::Task,
+    time::{jiffies, Delta},
 };
 
-type Vma = bindings::vm_area_struct;
-type Index = ShadowIndex<Vma>;
+type Index = ShadowIndex<VmaRef>;
 
-// A process's index is one kmalloc-2k object, RCU head included (lock debugging makes the lock,
+// A process's index is one kmalloc-2k object, work item included (lock debugging makes the lock,
 // and so the index, bigger).
 const _: () = assert!(
-    RcuBox::<Index>::ALLOC_SIZE
+    core::mem::size_of::<Index>() + 64
         <= if cfg!(CONFIG_DEBUG_LOCK_ALLOC) {
             4096
         } else {
@@ -65,20 +66,39 @@ const _: () = assert!(
         }
 );
 
-global_lock! {
-    // SAFETY: Initialized by `init()` before the hook is registered.
-    //
-    // Every live index, each knowing its place (`ShadowIndex::place`), so that adding and
-    // removing one are O(1) whatever the number of processes.
-    unsafe(uninit) static REGISTRY: SpinLock<KVec<Live>> = KVec::new();
-}
-
-/// A live index and the mm it is published in.
+/// A live index: published in its mm's hook data and linked into [`REGISTRY`].
+#[pin_data]
 struct Live {
     index: RcuBox<Index>,
     /// Keeps the `mm_struct` (not its address space) alive, so that `drain` can clear its hook
     /// data whenever it runs.
     mm: ARef<Mm>,
+    #[pin]
+    links: ListLinks,
+}
+
+impl_list_arc_safe! {
+    impl ListArcSafe<0> for Live { untracked; }
+}
+impl_list_item! {
+    impl ListItem<0> for Live { using ListLinks { self.links }; }
+}
+
+/// Every live index, and how many there are.
+struct Registry {
+    live: List<Live>,
+    count: usize,
+}
+
+global_lock! {
+    // SAFETY: Initialized by `init()` before the hook is registered.
+    //
+    // Linking and unlinking an index is O(1) and allocates nothing, whatever the number of
+    // processes: the links are in the `Live` record, allocated before the lock is taken.
+    unsafe(uninit) static REGISTRY: SpinLock<Registry> = Registry {
+        live: List::new(),
+        count: 0,
+    };
 }
 
 global_lock! {
@@ -89,32 +109,33 @@ global_lock! {
     unsafe(uninit) static HOOK: Mutex<Option<Registration<Shadow>>> = None;
 }
 
-/// Whether the faulting process started less than `admit_ms` ago.
+/// Whether the faulting process started less than `min_age_ms` ago.
 fn young() -> bool {
-    let after_ns = u64::from(knobs::admit_ms()) * 1_000_000;
-    if after_ns == 0 {
-        return false;
-    }
-    let task = Task::current_raw();
-    // SAFETY: `current` is live while it runs. Its `group_leader` is a live task for as long as
-    // this thread belongs to the group, and task structs are freed after an RCU grace period,
-    // which the caller's read-side critical section (the hook's) holds off in any case. The
-    // start time is written once, before the task first runs.
-    let start = unsafe { (*(*task).group_leader).start_time };
-    // SAFETY: No preconditions; reads the monotonic clock, in any context.
-    let now = unsafe { bindings::ktime_get() } as u64;
-    now.wrapping_sub(start) < after_ns
+    let ms = knobs::min_age_ms();
+    ms != 0
+        && kernel::current!().group_leader().start_time().elapsed() < Delta::from_millis(ms.into())
 }
 
 /// The index published in `mm`'s hook data, valid while `rcu` is held.
 #[inline]
 fn index_of<'r>(mm: &Mm, _rcu: &'r rcu::Guard) -> Option<&'r Index> {
-    let p = fault_hook::hook_data(mm).load(Acquire).cast::<Index>();
-    // SAFETY: Only this module writes the hook data while it is registered, and only with
-    // NULL or `RcuBox::as_ptr()` of an index in `REGISTRY`. An index is unpublished before its
-    // box is dropped, and the box frees it only after a grace period, which cannot end before
-    // `_rcu`'s read-side critical section does.
-    unsafe { p.as_ref() }
+    // SAFETY: This module is the registered hook (it only runs while `HOOK` holds its
+    // registration, or in its callbacks), and it is the only code that reads or writes the
+    // word. It stores NULL or `RcuBox::as_ptr()` of an index whose `Live` is in `REGISTRY`. An
+    // index is unpublished before its box is dropped, and the box drops and frees it only
+    // after a grace period, which cannot end before `_rcu`'s read-side critical section does.
+    unsafe {
+        fault_hook::hook_data(mm)
+            .load(Acquire)
+            .cast::<Index>()
+            .as_ref()
+    }
+}
+
+/// Sets `mm`'s hook data: NULL, or an index whose `Live` is in `REGISTRY`, under its lock.
+fn publish(mm: &Mm, index: *const Index) {
+    // SAFETY: As in `index_of`: this module is the registered hook and the word's only user.
+    unsafe { fault_hook::hook_data(mm) }.store(index.cast_mut().cast(), Release);
 }
 
 /// The index of `mm`, created if it has none. `None` if out of memory.
@@ -122,53 +143,52 @@ fn index_or_create<'r>(mm: &MmWithUser, rcu: &'r rcu::Guard) -> Option<&'r Index
     if let Some(idx) = index_of(mm, rcu) {
         return Some(idx);
     }
-    let index = RcuBox::pin_init(Index::new(), gfp()).ok()?;
-    let data = fault_hook::hook_data(mm);
+    let mm_ref: &Mm = mm;
+    let live = ListArc::pin_init(
+        try_pin_init!(Live {
+            index: RcuBox::pin_init(Index::new(), gfp())?,
+            mm: ARef::from(mm_ref),
+            links <- ListLinks::new(),
+        }),
+        gfp(),
+    )
+    .ok()?;
+    let p: *const Index = live.index.as_ptr();
+    live.index
+        .owner
+        .store((&raw const *live).cast_mut().cast(), Relaxed);
     let mut reg = REGISTRY.lock();
-    if !data.load(Relaxed).is_null() || reg.reserve(1, gfp()).is_err() {
-        // Another thread of this mm won the race, or no memory: never published.
+    if index_of(mm, rcu).is_some() {
+        // Another thread of this mm won the race: never published, dropped after a grace
+        // period like any other.
         drop(reg);
-        drop(index);
+        drop(live);
         return index_of(mm, rcu);
     }
-    index.place.store(reg.len(), Relaxed);
-    let p = index.as_ptr();
-    let mm_ref: &Mm = mm;
-    // Cannot fail: reserved above.
-    let _ = reg.push(
-        Live {
-            index,
-            mm: ARef::from(mm_ref),
-        },
-        gfp(),
-    );
-    // INVARIANT: Recorded in the registry and published, under the registry lock.
-    data.store(p.cast_mut().cast(), Release);
+    reg.live.push_back(live);
+    reg.count += 1;
+    // INVARIANT: Linked into the registry and published, under the registry lock.
+    publish(mm, p);
+    drop(reg);
     index_of(mm, rcu)
 }
 
-/// Removes `mm`'s index from the registry and unpublishes it, under the registry lock; the
+/// Unlinks `mm`'s index from the registry and unpublishes it, under the registry lock; the
 /// caller drops (retires) it outside the lock.
-fn unpublish(mm: &Mm, rcu: &rcu::Guard) -> Option<Live> {
+fn unpublish(mm: &Mm, rcu: &rcu::Guard) -> Option<ListArc<Live>> {
     let mut reg = REGISTRY.lock();
     // `None`: `drain()` got here first, or the mm never had an index.
     let idx = index_of(mm, rcu)?;
-    fault_hook::hook_data(mm).store(core::ptr::null_mut(), Release);
-    let p: *const Index = idx;
-    let mut at = idx.place.load(Relaxed);
-    if reg.get(at).is_none_or(|l| l.index.as_ptr() != p) {
-        // The place did not name this index: a broken invariant. Find it (O(n), never
-        // expected), since it is retired here and `drain` must not see it again.
-        kernel::warn_on!(true);
-        at = reg.iter().position(|l| l.index.as_ptr() == p)?;
+    publish(mm, core::ptr::null());
+    let owner = idx.owner.load(Relaxed).cast::<Live>();
+    // SAFETY: An index's `owner` is its `Live`, set before the index was published. The index
+    // was published, so its `Live` is in `REGISTRY` (which owns it, and is locked): the
+    // reference is valid, and the item is in this list and no other.
+    let live = unsafe { reg.live.remove(&*owner) };
+    if live.is_some() {
+        reg.count -= 1;
     }
-    // Remove it without allocating: the last one takes its place.
-    let last = reg.pop()?;
-    if at == reg.len() {
-        return Some(last);
-    }
-    last.index.place.store(at, Relaxed);
-    Some(core::mem::replace(&mut reg[at], last))
+    live
 }
 
 /// The hook.
@@ -202,8 +222,9 @@ unsafe impl FaultVmaHook for Shadow {
                     // Not counted here: the core counts every candidate it validates or
                     // rejects (`fault_vma_hook_hit`/`_miss`), so a hit pays no counter.
                     //
-                    // SAFETY: The index only stores hints of `VmaHint::as_ptr()` (see `fill`).
-                    return Answer::Candidate(Some(unsafe { VmaHint::from_ptr(p) }));
+                    // SAFETY: The index only stores hints of `VmaHint::as_ptr()` (see `fill`), and
+                    // never hands out what it stores for a forgotten range.
+                    return Answer::Candidate(Some(unsafe { VmaHint::from_ptr(p.cast()) }));
                 }
                 // No hint: the core takes the per-VMA path and tells `fill` what it found.
                 (Answer::Candidate(None), Event::NoCandidate)
@@ -228,7 +249,7 @@ unsafe impl FaultVmaHook for Shadow {
         }
         let Some(idx) = index_of(mm, rcu).or_else(|| {
             if young() {
-                // A process that has not lived for `admit_ms` gets no index yet: most
+                // A process that has not lived for `min_age_ms` gets no index yet: most
                 // short-lived ones never need one.
                 stats::inc(mode, Event::Probation);
                 return None;
@@ -241,16 +262,18 @@ unsafe impl FaultVmaHook for Shadow {
         }) else {
             return;
         };
-        // SAFETY: `jiffies` is a kernel global, always readable; the timer tick writes it,
-        // hence the volatile read. Only differences count, modulo 2^32.
-        let now = Tick(unsafe { core::ptr::read_volatile(&raw const bindings::jiffies) } as u32);
+        // Only differences count, modulo 2^32.
+        let now = Tick(jiffies() as u32);
         let admit = Admission {
             now,
             after: knobs::admit_ticks(),
         };
-        let hint = VmaHint::of(vma).as_ptr();
+        let hint = VmaHint::of(vma).as_ptr().cast();
         match idx.fill(vma.start(), vma.end(), hint, knobs::index_cap(), admit, rcu) {
-            Fill::Probation => stats::inc(mode, Event::Probation),
+            Fill::Probation { pruned } => {
+                stats::inc(mode, Event::Probation);
+                stats::add(mode, Event::Pruned, pruned as u64);
+            }
             Fill::Present => stats::inc(mode, Event::Present),
             Fill::Stored { pruned, evicted } => {
                 stats::inc(mode, Event::Stored);
@@ -273,7 +296,7 @@ unsafe impl FaultVmaHook for Shadow {
         let Some(idx) = index_of(mm, rcu) else {
             return;
         };
-        let n = idx.forget(vma.as_ptr(), rcu);
+        let n = idx.forget(vma.as_ptr().cast(), rcu);
         if n > 0 {
             stats::add(knobs::mode(), Event::Forgotten, n as u64);
         }
@@ -287,17 +310,21 @@ unsafe impl FaultVmaHook for Shadow {
 
     /// The module is going away; retire every index.
     fn drain() {
-        let live = {
+        let mut live = List::new();
+        {
             let mut reg = REGISTRY.lock();
-            for l in reg.iter() {
-                fault_hook::hook_data(&l.mm).store(core::ptr::null_mut(), Release);
+            for l in reg.live.iter() {
+                publish(&l.mm, core::ptr::null());
             }
-            core::mem::take(&mut *reg)
-        };
+            live.push_all_back(&mut reg.live);
+            reg.count = 0;
+        }
         // Unpublished and out of the registry under its lock: ours. `forget` may still be
-        // running on one that it found before it was unpublished; dropping takes the index's
-        // lock and frees after a grace period.
-        drop(live);
+        // running on one that it found before it was unpublished; each index is dropped only
+        // after a grace period. Dropped one by one, outside any lock.
+        while let Some(l) = live.pop_front() {
+            drop(l);
+        }
     }
 }
 
@@ -323,6 +350,9 @@ pub(crate) unsafe fn register(mode: Mode) -> Result {
 pub(crate) fn unregister() {
     let reg = HOOK.lock().take();
     drop(reg);
+    // Every index is retired: wait until the last of them has been dropped, which runs this
+    // module's code.
+    RcuBox::<Index>::barrier();
 }
 
 /// Switches mode. In `stock` the core stops consulting the hook altogether, so faults take
@@ -344,9 +374,10 @@ pub(crate) fn set_mode(mode: Mode) -> Result {
     Ok(())
 }
 
-/// The number of live indexes and the ranges they hold.
+/// The number of live indexes and the ranges they hold. Walks every index under the registry
+/// lock: for the `stats` file only, never on a fault.
 pub(crate) fn census() -> (usize, usize) {
     let reg = REGISTRY.lock();
-    let entries = reg.iter().map(|l| l.index.entries()).sum();
-    (reg.len(), entries)
+    let entries = reg.live.iter().map(|l| l.index.entries()).sum();
+    (reg.count, entries)
 }

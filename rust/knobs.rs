@@ -66,7 +66,8 @@ pub(crate) fn index_cap() -> usize {
     INDEX_CAP.load(Relaxed)
 }
 
-/// How long a VMA must keep missing before it is indexed, by default: longer than a burst of
+/// How long a VMA must keep missing before it is indexed (in a process that has an index, or
+/// is old enough for one: [`min_age_ms`]), by default: longer than a burst of
 /// faults on a short-lived mapping, shorter than anything a steady workload would notice.
 pub(crate) const ADMIT_MS_DEFAULT: u32 = 10;
 
@@ -102,4 +103,29 @@ pub(crate) fn admit_ms() -> u32 {
 #[inline]
 pub(crate) fn admit_ticks() -> u32 {
     ADMIT_TICKS.load(Relaxed)
+}
+
+/// How old a process must be before its first index is created, by default: most short-lived
+/// processes (a shell's pipeline, a build's compiler runs) exit before they would profit from
+/// one.
+pub(crate) const MIN_AGE_MS_DEFAULT: u32 = 10;
+
+/// The largest `min_age_ms` accepted.
+pub(crate) const MIN_AGE_MS_MAX: u32 = 10_000;
+
+static MIN_AGE_MS: Atomic<u32> = Atomic::new(MIN_AGE_MS_DEFAULT);
+
+/// Sets the minimum process age (0..=[`MIN_AGE_MS_MAX`] ms, 0: any process may get an index).
+pub(crate) fn set_min_age_ms(ms: u32) -> Result {
+    if ms > MIN_AGE_MS_MAX {
+        return Err(EINVAL);
+    }
+    MIN_AGE_MS.store(ms, Relaxed);
+    Ok(())
+}
+
+/// The minimum process age in ms.
+#[inline]
+pub(crate) fn min_age_ms() -> u32 {
+    MIN_AGE_MS.load(Relaxed)
 }

@@ -28,8 +28,8 @@ use kernel::{
         flags::{__GFP_NOWARN, GFP_KERNEL, GFP_KERNEL_ACCOUNT, GFP_NOWAIT},
         Flags,
     },
-    bindings,
-    maple_tree::rcu::{RcuMapleTree, Value, Writer},
+    maple_tree::rcu::{Entry, RcuMapleTree, Value, Writer},
+    mm::virt::VmaRef,
     new_spinlock,
     page::PAGE_SHIFT,
     prelude::*,
@@ -56,12 +56,14 @@ pub(crate) enum Fill {
     Stored { pruned: usize, evicted: usize },
     /// The exact range already pointed at this VMA.
     Present,
-    /// The VMA has not proved hot yet (see [`Admission`]): it was not stored.
-    Probation,
+    /// The VMA has not proved hot yet (see [`Admission`]): it was not stored, but `pruned`
+    /// stale ranges where it is now were removed.
+    Probation { pruned: usize },
     /// The index is over a cap that was lowered: `evicted` ranges went (and `pruned` stale
     /// ones), and the range was not stored.
     Full { pruned: usize, evicted: usize },
-    /// No memory for a node (`GFP_NOWAIT`): the index was emptied and the range not stored.
+    /// No memory for a node (`GFP_NOWAIT`): the range was not stored; `pruned` ranges were
+    /// removed before the allocation failed. The rest of the index is kept.
     NoMem { pruned: usize },
 }
 
@@ -141,7 +143,7 @@ struct Line<T> {
 /// outlive its range, which a fill may remove as stale or an eviction as cold: such a record
 /// names a start where the VMA is not, is harmless, and goes when the VMA is freed.)
 #[pin_data]
-pub(crate) struct ShadowIndex<T = bindings::vm_area_struct> {
+pub(crate) struct ShadowIndex<T = VmaRef> {
     /// Read by every lookup.
     #[pin]
     hints: Line<RcuMapleTree<NonNull<T>>>,
@@ -156,8 +158,26 @@ pub(crate) struct ShadowIndex<T = bindings::vm_area_struct> {
     entries: Atomic<usize>,
     /// Where the next eviction looks first: just past the last one.
     cursor: Atomic<usize>,
-    /// Where the index is in the module's list of live indexes (owned by that list).
-    pub(crate) place: Atomic<usize>,
+    /// The module's record of this index while it is live (owned by the module's list).
+    pub(crate) owner: Atomic<*mut c_void>,
+    /// What the KUnit tests observe and inject; untouched in other builds.
+    #[cfg_attr(not(CONFIG_KUNIT), allow(dead_code))]
+    test: Testing,
+}
+
+/// The KUnit tests' window into an index.
+#[cfg_attr(not(CONFIG_KUNIT), allow(dead_code))]
+struct Testing {
+    /// Times a writer took the lock.
+    locks: Atomic<usize>,
+    /// Every allocating store fails with `ENOMEM`, as `GFP_NOWAIT` does under memory pressure.
+    nomem: Atomic<bool>,
+}
+
+/// What a forgotten range points to when the tree had no memory to erase it: never a VMA, and
+/// never handed out by [`ShadowIndex::lookup`].
+fn forgotten<T>() -> NonNull<T> {
+    NonNull::dangling()
 }
 
 /// `entries - n`, for `n` ranges that were in the tree: `entries` counts them all (type
@@ -194,7 +214,11 @@ impl<T> ShadowIndex<T> {
             recent: Probation::new(),
             entries: Atomic::new(0),
             cursor: Atomic::new(0),
-            place: Atomic::new(0),
+            owner: Atomic::new(core::ptr::null_mut()),
+            test: Testing {
+                locks: Atomic::new(0),
+                nomem: Atomic::new(false),
+            },
         })
     }
 
@@ -208,7 +232,32 @@ impl<T> ShadowIndex<T> {
     /// The candidate for a fault at `addr`, if the index has one. Lockless.
     #[inline]
     pub(crate) fn lookup(&self, addr: usize, rcu: &rcu::Guard) -> Option<NonNull<T>> {
-        self.hints.v.load(addr, rcu)
+        self.hints.v.load(addr, rcu).filter(|&p| p != forgotten())
+    }
+
+    /// Takes the writers' lock.
+    fn lock(&self) -> SpinLockGuard<'_, ()> {
+        let guard = self.lock.v.lock();
+        #[cfg(CONFIG_KUNIT)]
+        self.test
+            .locks
+            .store(self.test.locks.load(Relaxed) + 1, Relaxed);
+        guard
+    }
+
+    /// Stores into one of the trees with the index's allocation flags.
+    fn store<E: Entry>(
+        &self,
+        w: &mut Writer<'_, E, true>,
+        first: usize,
+        last: usize,
+        value: Option<E>,
+    ) -> Result {
+        #[cfg(CONFIG_KUNIT)]
+        if self.test.nomem.load(Relaxed) {
+            return Err(ENOMEM);
+        }
+        w.store(first, last, value, gfp())
     }
 
     /// Number of ranges stored.
@@ -219,8 +268,12 @@ impl<T> ShadowIndex<T> {
     /// Learns that `[start, end)` is `vma` (page aligned), which missed. The caller holds `vma`
     /// locked, so the range is true now: the range the VMA had before, if it moved, and any
     /// stored range that overlaps `[start, end)` are stale and are removed whole. A VMA that has
-    /// not proved hot (`admit`) is only recorded. An index holding `cap` ranges or more evicts
-    /// some first, round-robin through the address space.
+    /// not proved hot (`admit`) is only recorded, but a stale range where it now is goes anyway:
+    /// it made this fault miss and would make every later one miss too. An index holding `cap`
+    /// ranges or more evicts some first, round-robin through the address space.
+    ///
+    /// Without memory (`GFP_NOWAIT`), it gives up what it could not do and keeps the rest:
+    /// every range it keeps still points at a VMA that has not been forgotten.
     pub(crate) fn fill(
         &self,
         start: usize,
@@ -233,10 +286,19 @@ impl<T> ShadowIndex<T> {
         if start >= end {
             return Fill::Present;
         }
+        let last = end - 1;
+        // Lockless: the exact range already stored (a fault retried under `mmap_lock` after
+        // `VM_FAULT_RETRY`, or two threads missing at once) needs no lock.
+        let (at_start, at_last) = (self.hints.v.load(start, rcu), self.hints.v.load(last, rcu));
+        if at_start == Some(vma) && at_last == Some(vma) && self.exact(start, last, vma, rcu) {
+            return Fill::Present;
+        }
+        // Another VMA's range (or a forgotten one) where this VMA now is: a split, a move.
+        let stale = at_start.is_some_and(|p| p != vma) || at_last.is_some_and(|p| p != vma);
         // Lockless: most VMAs on probation never get further.
         let stage = self.recent.admit(key(vma), admit.now, admit.after);
         match stage {
-            Stage::Wait => return Fill::Probation,
+            Stage::Wait => return self.probation(start, last, stale),
             Stage::Recorded | Stage::Displaced { .. } => {
                 if let Stage::Displaced { key, first_miss } = stage {
                     self.keep_first_miss(key, first_miss);
@@ -244,17 +306,16 @@ impl<T> ShadowIndex<T> {
                 // New to the table; unless the index recorded an earlier miss (when the table
                 // was full), that is all.
                 if self.owners.load(key(vma), rcu).is_none() {
-                    return Fill::Probation;
+                    return self.probation(start, last, stale);
                 }
                 self.recent.forget(key(vma));
             }
             Stage::Admit | Stage::Busy => {}
         }
-        let last = end - 1;
-        let guard = self.lock.v.lock();
+        let guard = self.lock();
         let mut t = self.locked(&guard);
         let mut entries = self.entries.load(Relaxed);
-        let mut stale = 0;
+        let mut pruned = 0;
 
         match t.owners.load(key(vma)).map(Record::decode) {
             Some(Record::Indexed(page)) => {
@@ -264,35 +325,127 @@ impl<T> ShadowIndex<T> {
                         if first == start && l == last {
                             return Fill::Present;
                         }
-                        if t.hints.store(first, l, None, gfp()).is_err() {
-                            return Fill::NoMem {
-                                pruned: self.empty(&mut t, entries),
-                            };
+                        // Without memory the old range stays: it points at this VMA, which
+                        // is locked and alive, so it is only a hint that will miss.
+                        if self.store(&mut t.hints, first, l, None).is_err() {
+                            return Fill::NoMem { pruned };
                         }
                         entries = fewer(entries, 1);
-                        stale += 1;
+                        pruned += 1;
                     }
                 }
             }
             Some(Record::Probation(first_miss)) if stage != Stage::Admit => {
                 if admit.now.0.wrapping_sub(first_miss.0) < admit.after {
-                    return Fill::Probation;
+                    let stale = self.prune(&mut t, start, last, &mut entries);
+                    // INVARIANT: Updated under the lock.
+                    self.entries.store(entries, Relaxed);
+                    return stale.map_or(Fill::NoMem { pruned }, |n| Fill::Probation { pruned: n });
                 }
             }
             None if stage != Stage::Admit => {
                 // No room in the table: record the first miss here. Without memory for the
                 // record the VMA just stays out; the next miss retries.
                 if let Some(v) = Record::Probation(admit.now).encode() {
-                    let _ = t.owners.store(key(vma), key(vma), Some(v), gfp());
+                    let _ = self.store(&mut t.owners, key(vma), key(vma), Some(v));
                 }
-                return Fill::Probation;
+                let stale = self.prune(&mut t, start, last, &mut entries);
+                // INVARIANT: Updated under the lock.
+                self.entries.store(entries, Relaxed);
+                return stale.map_or(Fill::NoMem { pruned }, |n| Fill::Probation { pruned: n });
             }
             // Admitted by the table.
             _ => {}
         }
 
-        // The stale ranges overlapping [start, last] are disjoint from each other, so they and
-        // the gaps between them exactly tile [lo, hi].
+        let Ok(n) = self.prune(&mut t, start, last, &mut entries) else {
+            // INVARIANT: Updated under the lock.
+            self.entries.store(entries, Relaxed);
+            return Fill::NoMem { pruned };
+        };
+        pruned += n;
+
+        let mut evicted = 0;
+        let mut nomem = false;
+        while entries >= cap && evicted < MAX_EVICT {
+            match self.evict_one(&mut t) {
+                Ok(true) => {
+                    entries = fewer(entries, 1);
+                    evicted += 1;
+                }
+                Ok(false) => break,
+                Err(_) => {
+                    nomem = true;
+                    break;
+                }
+            }
+        }
+        // INVARIANT: Updated under the lock, before anything else can fail.
+        self.entries.store(entries, Relaxed);
+        if nomem {
+            return Fill::NoMem {
+                pruned: pruned + evicted,
+            };
+        }
+        if entries >= cap {
+            // Still full (the cap was lowered): the VMA stays out this time.
+            return Fill::Full { pruned, evicted };
+        }
+        // The record first: a range must never point at a VMA whose record is elsewhere. A
+        // page number always fits a value entry. Each store either happens whole or not at all:
+        // if the record is stored and the range is not, the record names a start with no
+        // range of this VMA, which is harmless (see the type invariant).
+        let page = Record::Indexed(start >> PAGE_SHIFT).encode();
+        if page.is_none()
+            || self.store(&mut t.owners, key(vma), key(vma), page).is_err()
+            || self.store(&mut t.hints, start, last, Some(vma)).is_err()
+        {
+            return Fill::NoMem {
+                pruned: pruned + evicted,
+            };
+        }
+        // INVARIANT: Updated under the lock.
+        self.entries.store(entries + 1, Relaxed);
+        Fill::Stored { pruned, evicted }
+    }
+
+    /// Whether the range stored at `[start, last]`, which points at `vma` at both ends, is
+    /// exactly that range: a VMA has one range, so it is if neither neighbour is `vma` too.
+    fn exact(&self, start: usize, last: usize, vma: NonNull<T>, rcu: &rcu::Guard) -> bool {
+        let before = start.checked_sub(1).and_then(|a| self.hints.v.load(a, rcu));
+        let after = last.checked_add(1).and_then(|a| self.hints.v.load(a, rcu));
+        before != Some(vma) && after != Some(vma)
+    }
+
+    /// The VMA at `[start, last]` stays out of the index for now; a stale range there, if the
+    /// lockless look saw one, goes.
+    fn probation(&self, start: usize, last: usize, stale: bool) -> Fill {
+        if !stale {
+            return Fill::Probation { pruned: 0 };
+        }
+        let guard = self.lock();
+        let mut t = self.locked(&guard);
+        let mut entries = self.entries.load(Relaxed);
+        let pruned = self.prune(&mut t, start, last, &mut entries);
+        // INVARIANT: Updated under the lock.
+        self.entries.store(entries, Relaxed);
+        match pruned {
+            Ok(pruned) => Fill::Probation { pruned },
+            Err(_) => Fill::NoMem { pruned: 0 },
+        }
+    }
+
+    /// Removes, whole, every range that overlaps `[start, last]`, and takes them off
+    /// `entries`; returns how many. Without memory it removes none of them.
+    fn prune(
+        &self,
+        t: &mut Locked<'_, T>,
+        start: usize,
+        last: usize,
+        entries: &mut usize,
+    ) -> Result<usize> {
+        // The ranges overlapping [start, last] are disjoint from each other, so they and the
+        // gaps between them exactly tile [lo, hi].
         let (mut lo, mut hi, mut overlapping) = (start, last, 0);
         let mut at = start;
         while let Some((first, l, _)) = t.hints.find(at, last) {
@@ -305,60 +458,11 @@ impl<T> ShadowIndex<T> {
             }
         }
         if overlapping > 0 {
-            if t.hints.store(lo, hi, None, gfp()).is_err() {
-                return Fill::NoMem {
-                    pruned: self.empty(&mut t, entries) + stale,
-                };
-            }
-            entries = fewer(entries, overlapping);
-            stale += overlapping;
+            self.store(&mut t.hints, lo, hi, None)?;
+            *entries = fewer(*entries, overlapping);
         }
-
-        let mut evicted = 0;
-        while entries >= cap && evicted < MAX_EVICT {
-            match self.evict_one(&mut t) {
-                Ok(true) => {
-                    entries = fewer(entries, 1);
-                    evicted += 1;
-                }
-                Ok(false) => break,
-                Err(_) => {
-                    return Fill::NoMem {
-                        pruned: self.empty(&mut t, entries) + stale + evicted,
-                    }
-                }
-            }
-        }
-        // INVARIANT: Updated under the lock, before anything else can fail.
-        self.entries.store(entries, Relaxed);
-        if entries >= cap {
-            // Still full (the cap was lowered): the VMA stays out this time.
-            return Fill::Full {
-                pruned: stale,
-                evicted,
-            };
-        }
-        // The record first: a range must never point at a VMA whose record is elsewhere. A
-        // page number always fits a value entry.
-        let page = Record::Indexed(start >> PAGE_SHIFT).encode();
-        if page.is_none()
-            || t.owners.store(key(vma), key(vma), page, gfp()).is_err()
-            || t.hints.store(start, last, Some(vma), gfp()).is_err()
-        {
-            // The trees may be half-updated: start over from nothing rather than keep a range
-            // we cannot vouch for.
-            return Fill::NoMem {
-                pruned: self.empty(&mut t, entries) + stale + evicted,
-            };
-        }
-        // INVARIANT: Updated under the lock.
-        self.entries.store(entries + 1, Relaxed);
-        Fill::Stored {
-            pruned: stale,
-            evicted,
-        }
+        Ok(overlapping)
     }
-
     /// Keeps, as an owner record, the first miss of the VMA at `vma`, which the probation
     /// table gave up for a newer one. Needs the lock, like any owner record; paid once per VMA
     /// that missed once and then stayed cold for the admission window.
@@ -371,11 +475,11 @@ impl<T> ShadowIndex<T> {
         let Some(v) = Record::Probation(first_miss).encode() else {
             return;
         };
-        let guard = self.lock.v.lock();
+        let guard = self.lock();
         let mut t = self.locked(&guard);
         if t.owners.load(vma).is_none() {
             // Without memory, the first miss is lost: the VMA starts its probation again.
-            let _ = t.owners.store(vma, vma, Some(v), gfp());
+            let _ = self.store(&mut t.owners, vma, vma, Some(v));
         }
     }
 
@@ -390,7 +494,7 @@ impl<T> ShadowIndex<T> {
         let Some((first, last, _)) = found else {
             return Ok(false);
         };
-        t.hints.store(first, last, None, gfp())?;
+        self.store(&mut t.hints, first, last, None)?;
         // INVARIANT: Under the lock.
         self.cursor.store(last.wrapping_add(1), Relaxed);
         Ok(true)
@@ -400,7 +504,9 @@ impl<T> ShadowIndex<T> {
     /// how many ranges it removed (0 or 1).
     ///
     /// Runs for every VMA freed in an mm with an index. A VMA that was never stored nor
-    /// recorded in the owner records costs one lockless walk of them, and no lock.
+    /// recorded in the owner records costs one lockless walk of them, and no lock. It needs no
+    /// memory to drop the range: if the tree has none for the erase, the range is overwritten
+    /// in place with [`FORGOTTEN`], which lookups treat as no range.
     pub(crate) fn forget(&self, vma: NonNull<T>, rcu: &rcu::Guard) -> usize {
         self.recent.forget(key(vma));
         // A record is stored by `fill`, under the VMA's lock, which the VMA's free waits for:
@@ -410,7 +516,7 @@ impl<T> ShadowIndex<T> {
         if self.owners.load(key(vma), rcu).is_none() {
             return 0;
         }
-        let guard = self.lock.v.lock();
+        let guard = self.lock();
         let mut t = self.locked(&guard);
         let Some(record) = t.owners.load(key(vma)).map(Record::decode) else {
             return 0;
@@ -423,10 +529,18 @@ impl<T> ShadowIndex<T> {
         };
         if let Some((f, l, p)) = range {
             if p == vma {
-                if t.hints.store(f, l, None, gfp()).is_err() {
-                    // Cannot remove it: remove everything instead. The index must never keep
-                    // a pointer to a VMA past its free.
-                    return self.empty(&mut t, entries);
+                if self.store(&mut t.hints, f, l, None).is_err() {
+                    // Overwriting an existing range with an entry of the same bounds writes
+                    // one slot in place: no node, so no memory. It stays counted in `entries`
+                    // (it occupies a range) until a fill prunes it or an eviction takes it.
+                    if t.hints.store(f, l, Some(forgotten()), GFP_NOWAIT).is_err() {
+                        // Never expected. The index must never keep a pointer to a VMA past
+                        // its free: drop everything.
+                        kernel::warn_on!(true);
+                        return self.empty(&mut t, entries);
+                    }
+                    let _ = self.store(&mut t.owners, key(vma), key(vma), None);
+                    return 1;
                 }
                 removed = 1;
             }
@@ -434,17 +548,16 @@ impl<T> ShadowIndex<T> {
         // Without memory to rebalance, the record stays: harmless, since no range points at
         // this address any more, so a VMA allocated here later finds no range of its own where
         // the record says (and at worst skips its probation).
-        let _ = t.owners.store(key(vma), key(vma), None, gfp());
+        let _ = self.store(&mut t.owners, key(vma), key(vma), None);
         // INVARIANT: Updated under the lock.
         self.entries.store(fewer(entries, removed), Relaxed);
         removed
     }
-
     /// Removes everything; returns how many ranges were dropped. Needs no memory. (A dropped
     /// index's trees destroy themselves; only the tests empty a live one.)
     #[cfg(CONFIG_KUNIT)]
     pub(crate) fn clear(&self) -> usize {
-        let guard = self.lock.v.lock();
+        let guard = self.lock();
         let mut t = self.locked(&guard);
         let entries = self.entries.load(Relaxed);
         self.empty(&mut t, entries)
@@ -464,18 +577,6 @@ impl<T> ShadowIndex<T> {
 fn key<T>(vma: NonNull<T>) -> usize {
     vma.as_ptr() as usize
 }
-
-// SAFETY: Dropping an index empties both trees under its lock; an RCU-mode tree's nodes are
-// freed after a grace period, and an emptied tree is still a valid, empty tree. So a reader
-// that found the index before it was unpublished can keep calling any method until the grace
-// period ends.
-unsafe impl<T> crate::rcu_box::RcuDrop for ShadowIndex<T> {}
-
-// SAFETY: The index only stores addresses of `T`, never dereferenced; everything else is
-// `Send`.
-unsafe impl<T> Send for ShadowIndex<T> {}
-// SAFETY: All mutation goes through the lock or atomics.
-unsafe impl<T> Sync for ShadowIndex<T> {}
 
 #[kunit_tests(vmashadow_index)]
 mod tests {
@@ -754,14 +855,14 @@ mod tests {
         // First miss: recorded in the table, not stored.
         assert_eq!(
             fill(&idx, 0x10000, 0x20000, fake(1), 16, at_t(100)),
-            Fill::Probation
+            Fill::Probation { pruned: 0 }
         );
         assert_eq!(at(&idx, 0x10000), None);
         assert_eq!(idx.entries(), 0);
         // Too soon.
         assert_eq!(
             fill(&idx, 0x10000, 0x20000, fake(1), 16, at_t(102)),
-            Fill::Probation
+            Fill::Probation { pruned: 0 }
         );
         // Long enough after its first miss.
         assert_eq!(
@@ -775,7 +876,7 @@ mod tests {
         // A VMA freed on probation leaves nothing behind.
         assert_eq!(
             fill(&idx, 0x50000, 0x60000, fake(3), 16, at_t(5)),
-            Fill::Probation
+            Fill::Probation { pruned: 0 }
         );
         assert_eq!(forget(&idx, fake(3)), 0);
         assert_eq!(idx.entries(), 1);
@@ -795,7 +896,7 @@ mod tests {
         for i in 1..=cold {
             assert_eq!(
                 fill(&idx, addr(i), addr(i) + 0x1000, fake(i), 1 << 20, at_t(10)),
-                Fill::Probation
+                Fill::Probation { pruned: 0 }
             );
         }
         let records = |idx: &ShadowIndex<u64>| {
@@ -813,7 +914,7 @@ mod tests {
                 let t = 20 + round;
                 assert_eq!(
                     fill(&idx, addr(i), addr(i) + 0x1000, fake(i), 1 << 20, at_t(t)),
-                    Fill::Probation
+                    Fill::Probation { pruned: 0 }
                 );
                 assert_eq!(forget(&idx, fake(i)), 0);
             }
@@ -848,7 +949,7 @@ mod tests {
             let a = 0x100_0000 + i * 0x2000;
             assert_eq!(
                 fill(&idx, a, a + 0x1000, fake(i), 1 << 20, at_t(10)),
-                Fill::Probation
+                Fill::Probation { pruned: 0 }
             );
         }
         for i in 1..=n {
@@ -885,7 +986,8 @@ mod tests {
             ("recent", lines(&idx.recent)),
             ("entries", lines(&idx.entries)),
             ("cursor", lines(&idx.cursor)),
-            ("place", lines(&idx.place)),
+            ("owner", lines(&idx.owner)),
+            ("test", lines(&idx.test)),
         ] {
             if w.start() <= read.end() && read.start() <= w.end() {
                 pr_err!("{what} shares a cache line with the lookup's tree\n");
@@ -907,6 +1009,164 @@ mod tests {
             let v = r.encode().ok_or(EINVAL)?;
             assert_eq!(Record::decode(v), r);
         }
+        Ok(())
+    }
+
+    /// Every allocating store of `idx` fails from now on (`on`), or none does.
+    fn nomem(idx: &ShadowIndex<u64>, on: bool) {
+        idx.test.nomem.store(on, Relaxed);
+    }
+
+    fn locks(idx: &ShadowIndex<u64>) -> usize {
+        idx.test.locks.load(Relaxed)
+    }
+
+    /// A VMA split by `mprotect()`: [a,b) -> X is stored, then N = [m,b) misses while it is on
+    /// probation. X's range there is stale and must go at N's first miss, not stay for the
+    /// whole admission window (every fault in [m,b) would hit X, fail validation, and miss).
+    #[test]
+    fn probation_drops_the_stale_range_that_missed() -> Result {
+        let idx = index()?;
+        fill(&idx, 0x10000, 0x20000, fake(1), 16, NOW);
+        let later = Admission {
+            now: Tick(100),
+            after: 3,
+        };
+        assert_eq!(
+            fill(&idx, 0x18000, 0x20000, fake(2), 16, later),
+            Fill::Probation { pruned: 1 }
+        );
+        assert_eq!(at(&idx, 0x18000), None);
+        assert_eq!(at(&idx, 0x10000), None);
+        assert_eq!(idx.entries(), 0);
+        // X comes back at its first miss: it had been stored, so it skips probation.
+        assert_eq!(
+            fill(&idx, 0x10000, 0x18000, fake(1), 16, later),
+            Fill::Stored {
+                pruned: 0,
+                evicted: 0
+            }
+        );
+        // N's next miss, still on probation, finds nothing stale: no lock.
+        let before = locks(&idx);
+        assert_eq!(
+            fill(&idx, 0x18000, 0x20000, fake(2), 16, later),
+            Fill::Probation { pruned: 0 }
+        );
+        assert_eq!(locks(&idx), before);
+        assert_eq!(at(&idx, 0x10000), Some(fake(1)));
+        Ok(())
+    }
+
+    /// A fill for a VMA whose exact range is stored (a fault retried under `mmap_lock`) takes
+    /// no lock; one whose stored range is wider does.
+    #[test]
+    fn a_fill_of_a_stored_range_takes_no_lock() -> Result {
+        let idx = index()?;
+        fill(&idx, 0x10000, 0x20000, fake(1), 16, NOW);
+        fill(&idx, 0x20000, 0x30000, fake(2), 16, NOW);
+        let before = locks(&idx);
+        assert_eq!(
+            fill(&idx, 0x10000, 0x20000, fake(1), 16, NOW),
+            Fill::Present
+        );
+        assert_eq!(
+            fill(&idx, 0x20000, 0x30000, fake(2), 16, NOW),
+            Fill::Present
+        );
+        assert_eq!(locks(&idx), before);
+        // VMA 1 shrank in place to [0x10000, 0x18000): its stored range is wider.
+        assert_eq!(
+            fill(&idx, 0x10000, 0x18000, fake(1), 16, NOW),
+            Fill::Stored {
+                pruned: 1,
+                evicted: 0
+            }
+        );
+        assert_eq!(locks(&idx), before + 1);
+        assert_eq!(at(&idx, 0x18000), None);
+        Ok(())
+    }
+
+    /// Without memory, `forget` still drops the range (it overwrites it in place) and keeps
+    /// every other; a failed fill keeps what it did not have to drop.
+    #[test]
+    fn no_memory_keeps_the_index() -> Result {
+        let idx = index()?;
+        for i in 1..=3 {
+            fill(&idx, 0x10000 * i, 0x10000 * (i + 1), fake(i), 16, NOW);
+        }
+        nomem(&idx, true);
+        assert_eq!(forget(&idx, fake(2)), 1);
+        assert_eq!(at(&idx, 0x20000), None);
+        assert_eq!(at(&idx, 0x10000), Some(fake(1)));
+        assert_eq!(at(&idx, 0x30000), Some(fake(3)));
+        // A new VMA where the forgotten one was: nothing stored, nothing lost.
+        assert_eq!(
+            fill(&idx, 0x20000, 0x30000, fake(4), 16, NOW),
+            Fill::NoMem { pruned: 0 }
+        );
+        assert_eq!(at(&idx, 0x10000), Some(fake(1)));
+        assert_eq!(at(&idx, 0x30000), Some(fake(3)));
+        assert_eq!(at(&idx, 0x20000), None);
+        // VMA 1 moved: its old range cannot be erased, so it is not stored elsewhere either.
+        assert_eq!(
+            fill(&idx, 0x50000, 0x60000, fake(1), 16, NOW),
+            Fill::NoMem { pruned: 0 }
+        );
+        assert_eq!(at(&idx, 0x50000), None);
+        assert_eq!(at(&idx, 0x30000), Some(fake(3)));
+        nomem(&idx, false);
+        // With memory again the forgotten range is pruned like any stale one.
+        assert_eq!(
+            fill(&idx, 0x20000, 0x30000, fake(4), 16, NOW),
+            Fill::Stored {
+                pruned: 1,
+                evicted: 0
+            }
+        );
+        assert_eq!(at(&idx, 0x20000), Some(fake(4)));
+        assert_eq!(forget(&idx, fake(1)), 1);
+        assert_eq!(forget(&idx, fake(3)), 1);
+        assert_eq!(forget(&idx, fake(4)), 1);
+        assert_eq!(idx.entries(), 0);
+        Ok(())
+    }
+}
+
+#[kunit_tests(vmashadow_rcu_box)]
+mod rcu_box_tests {
+    use kernel::{
+        prelude::*,
+        sync::{
+            atomic::{ordering::Relaxed, Atomic},
+            rcu::{self, RcuBox},
+        },
+    };
+
+    static DROPS: Atomic<usize> = Atomic::new(0);
+
+    struct Counted(usize);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(self.0, Relaxed);
+        }
+    }
+
+    /// An index retired under RCU (its mm exiting) must not be dropped while a reader that
+    /// found it may still use it: the destructor would get `&mut` while readers hold `&`.
+    #[test]
+    fn dropped_only_after_a_grace_period() -> Result {
+        let before = DROPS.load(Relaxed);
+        let b = RcuBox::new(Counted(1), GFP_KERNEL)?;
+        let reader = rcu::read_lock();
+        drop(b);
+        // No grace period can end while this CPU is in a read-side critical section.
+        assert_eq!(DROPS.load(Relaxed), before);
+        drop(reader);
+        RcuBox::<Counted>::barrier();
+        assert_eq!(DROPS.load(Relaxed), before + 1);
         Ok(())
     }
 }

@@ -22,7 +22,6 @@ mod hook;
 mod knobs;
 mod mode;
 mod probation;
-mod rcu_box;
 mod shadow_index;
 mod stats;
 mod vmstat;
@@ -49,6 +48,10 @@ module! {
         admit_ms: u32 {
             default: 10,
             description: "How long a VMA keeps missing before it is indexed, ms (0..10000)",
+        },
+        min_age_ms: u32 {
+            default: 10,
+            description: "How old a process must be before it gets an index, ms (0..10000)",
         },
     },
 }
@@ -82,6 +85,9 @@ impl kernel::InPlaceModule for VmaShadow {
                     .inspect_err(|_| pr_err!("index_cap must be 1..{}\n", knobs::INDEX_CAP_MAX))?;
                 knobs::set_admit_ms(module_parameters::admit_ms.value())
                     .inspect_err(|_| pr_err!("admit_ms must be 0..{}\n", knobs::ADMIT_MS_MAX))?;
+                knobs::set_min_age_ms(module_parameters::min_age_ms.value()).inspect_err(|_| {
+                    pr_err!("min_age_ms must be 0..{}\n", knobs::MIN_AGE_MS_MAX)
+                })?;
                 knobs::set_kernel_faults(module_parameters::kernel_faults.value());
                 stats::reset();
                 vmstat::reset()?;

@@ -26,8 +26,8 @@
 # and "counter: icount|perf|clock" (and the rest of this boot's setup,
 # "path ..." lines) to RESULTS/meta.txt.
 #
-# ADMIT_MS (default: the module's) loads it with admit_ms=ADMIT_MS and
-# index_cap=131072 (no eviction even with 65536 other VMAs): with 0 every
+# ADMIT_MS (default: the module's) loads it with admit_ms=ADMIT_MS,
+# min_age_ms=ADMIT_MS and index_cap=131072 (no eviction even with 65536 other VMAs): with 0 every
 # VMA is indexed at its first miss, so the lookup's tree is as big as
 # mm_mt, and newvma and churn pay the index's fill and forget every time.
 #
@@ -44,7 +44,7 @@ modes=(stock mmap pervma shadow)
 case "$admit_ms" in
 default) module_params="mode=0" ;;
 *[!0-9]* | '') echo "$0: bad ADMIT_MS '$admit_ms'" >&2; exit 2 ;;
-*) module_params="mode=0 admit_ms=$admit_ms index_cap=131072" ;;
+*) module_params="mode=0 admit_ms=$admit_ms min_age_ms=$admit_ms index_cap=131072" ;;
 esac
 cases=(user kernel newvma churn)
 log=$results/path-raw.log

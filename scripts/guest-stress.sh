@@ -116,11 +116,12 @@ tmpdir() {
 }
 
 # Mode $1, kernel faults on, and every VMA indexed at its first miss in
-# shadow (admit_ms 0: the most index traffic, as the project's race suite
-# runs it), counters reset.
+# shadow (admit_ms and min_age_ms 0: the most index traffic, as the
+# project's race suite runs it), counters reset.
 set_mode() {
 	echo "$1" >"$vms/mode" && echo 1 >"$vms/kernel_faults" &&
-		echo 0 >"$vms/admit_ms" && echo 1 >"$vms/reset"
+		echo 0 >"$vms/admit_ms" && echo 0 >"$vms/min_age_ms" &&
+		echo 1 >"$vms/reset"
 }
 
 # The module's own account of a run, one line: indexes, entries, hits

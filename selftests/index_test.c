@@ -126,6 +126,7 @@ FIXTURE_SETUP(index)
 	VMS_SETUP_MODE(3, self->loaded_here);
 	/* These tests are about the defaults. */
 	ASSERT_EQ(0, vms_write("admit_ms", VMS_ADMIT_MS_DEFAULT));
+	ASSERT_EQ(0, vms_write("min_age_ms", VMS_MIN_AGE_MS_DEFAULT));
 }
 
 FIXTURE_TEARDOWN(index)
@@ -310,6 +311,7 @@ TEST_F_TIMEOUT(index, memory_is_charged_to_the_faulting_cgroup, 600)
 	self->old_map_count = raise_map_count(2 * n + 1);
 	ASSERT_GT(self->old_map_count, 0);
 	ASSERT_EQ(0, vms_write("admit_ms", "0"));
+	ASSERT_EQ(0, vms_write("min_age_ms", "0"));
 
 	for (int m = 0; m < 2; m++) {
 		int go[2], done[2];

@@ -393,13 +393,15 @@ TEST(bad_writes_rejected)
 		{ "kernel_faults", "-1" }, { "kernel_faults", "" },
 		{ "index_cap", "0" }, { "index_cap", "1048577" },
 		{ "admit_ms", "10001" }, { "admit_ms", "-1" }, { "admit_ms", "1ms" },
+		{ "min_age_ms", "10001" }, { "min_age_ms", "-1" }, { "min_age_ms", "x" },
 		{ "index_cap", "-5" }, { "index_cap", "12abc" },
 		{ "index_cap", "99999999999999999999999" },
 		{ "reset", "0" }, { "reset", "2" }, { "reset", "yes" },
 	};
 	static const char *const files[] = { "mode", "kernel_faults", "index_cap",
-					     "admit_ms" };
-	char before[4][64], after[64], huge[4096];
+					     "admit_ms", "min_age_ms" };
+	const int nr_files = sizeof(files) / sizeof(files[0]);
+	char before[5][64], after[64], huge[4096];
 	bool loaded_here = false;
 
 	if (geteuid())
@@ -410,7 +412,7 @@ TEST(bad_writes_rejected)
 		ASSERT_EQ(0, vms_load(NULL));
 		loaded_here = true;
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < nr_files; i++)
 		ASSERT_EQ(0, vms_read(files[i], before[i], sizeof(before[i])));
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -419,13 +421,13 @@ TEST(bad_writes_rejected)
 		}
 	}
 	memset(huge, '1', sizeof(huge));
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < nr_files; i++)
 		EXPECT_EQ(-EINVAL, vms_write_n(files[i], huge, sizeof(huge)));
 	EXPECT_EQ(-EINVAL, vms_write_n("reset", huge, sizeof(huge)));
 	EXPECT_EQ(-EINVAL, vms_write_n("mode", "sha\0dow", 7));
-	partial_writes_rejected(_metadata, files, 4);
+	partial_writes_rejected(_metadata, files, nr_files);
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < nr_files; i++) {
 		ASSERT_EQ(0, vms_read(files[i], after, sizeof(after)));
 		EXPECT_STREQ(before[i], after) {
 			TH_LOG("%s changed", files[i]);
@@ -442,6 +444,7 @@ TEST(bad_module_parameters_refused)
 	static const char *const bad[] = {
 		"mode=4", "mode=-1", "mode=shadow", "index_cap=0",
 		"index_cap=1048577", "kernel_faults=maybe", "admit_ms=10001",
+		"min_age_ms=10001",
 	};
 	bool was_loaded;
 	char buf[64];
@@ -464,7 +467,7 @@ TEST(bad_module_parameters_refused)
 			vms_unload();
 	}
 	/* Good values take. */
-	ASSERT_EQ(0, vms_load("mode=2 kernel_faults=0 index_cap=64 admit_ms=0"));
+	ASSERT_EQ(0, vms_load("mode=2 kernel_faults=0 index_cap=64 admit_ms=0 min_age_ms=7"));
 	ASSERT_EQ(0, vms_read("mode", buf, sizeof(buf)));
 	EXPECT_STREQ("pervma", buf);
 	ASSERT_EQ(0, vms_read("kernel_faults", buf, sizeof(buf)));
@@ -473,6 +476,8 @@ TEST(bad_module_parameters_refused)
 	EXPECT_STREQ("64", buf);
 	ASSERT_EQ(0, vms_read("admit_ms", buf, sizeof(buf)));
 	EXPECT_STREQ("0", buf);
+	ASSERT_EQ(0, vms_read("min_age_ms", buf, sizeof(buf)));
+	EXPECT_STREQ("7", buf);
 	ASSERT_EQ(0, vms_unload());
 	if (was_loaded)
 		ASSERT_EQ(0, vms_load(NULL));

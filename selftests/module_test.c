@@ -188,4 +188,55 @@ TEST_F_TIMEOUT(module, unregistering_forgets_what_is_freed_meanwhile, 120)
 	ASSERT_FALSE(vms_is_dir("/sys/module/" HT_NAME));
 }
 
+static long ht_read_long(const char *file)
+{
+	char path[256], buf[32] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), HT_DEBUGFS "/%s", file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+/*
+ * A kernel thread that borrowed this process's mm (kthread_use_mm(), as
+ * io_uring's workers and vhost do) pins only mm_count, while the hook's
+ * ->lookup is promised an mm with users (the Rust abstraction hands it an
+ * &MmWithUser). Its faults must never reach the hook. vmashadow_hooktest.ko
+ * counts kernel-thread faults its ->lookup sees; a kernel thread writes into
+ * a page of ours that is not populated yet, so that it faults.
+ */
+TEST_F_TIMEOUT(module, kernel_thread_faults_skip_the_hook, 60)
+{
+	char ko[300], addr[32];
+	volatile char *page;
+	int fd;
+
+	if (!hooktest_path(ko, sizeof(ko)))
+		SKIP(return, "%s not found beside vmashadow.ko", HT_NAME ".ko");
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, syscall(SYS_finit_module, fd, "", 0)) TH_LOG("insmod: %s", strerror(errno));
+	close(fd);
+
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	EXPECT_EQ(-EINVAL, ht_write("kthread", "0"));
+	EXPECT_EQ(-EINVAL, ht_write("kthread", "zz"));
+	ASSERT_EQ(0, ht_read_long("kthread_lookups"));
+	snprintf(addr, sizeof(addr), "%lx", (unsigned long)page);
+	ASSERT_EQ(0, ht_write("kthread", addr));
+	/* The kernel thread's write landed: it faulted the page in. */
+	EXPECT_EQ(0x5a, page[0]);
+	EXPECT_EQ(0, ht_read_long("kthread_lookups"))
+		TH_LOG("a kernel thread's fault reached the hook's ->lookup");
+	munmap((void *)page, 4096);
+	ASSERT_EQ(0, syscall(SYS_delete_module, HT_NAME, 0)) TH_LOG("rmmod: %s", strerror(errno));
+}
+
 TEST_HARNESS_MAIN

@@ -582,8 +582,8 @@ TEST_F_TIMEOUT(unload, rmmod_during_races, 300)
 	}
 
 	for (int i = 0; i < 12; i++) {
-		static const char *const params[] = { "mode=3 admit_ms=0", "mode=2", "mode=1",
-						      "mode=3 kernel_faults=0 admit_ms=0" };
+		static const char *const params[] = { "mode=3 admit_ms=0 min_age_ms=0", "mode=2", "mode=1",
+						      "mode=3 kernel_faults=0 admit_ms=0 min_age_ms=0" };
 
 		if (!vms_loaded())
 			EXPECT_EQ(0, vms_load(params[i % 4]));

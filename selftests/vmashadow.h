@@ -30,6 +30,7 @@
 static const char *const vms_modes[] = { "stock", "mmap", "pervma", "shadow" };
 /* The module's defaults (rust/hook.rs). */
 #define VMS_ADMIT_MS_DEFAULT	"10"
+#define VMS_MIN_AGE_MS_DEFAULT	"10"
 #define VMS_INDEX_CAP_DEFAULT	65536
 #define VMS_NR_MODES 4
 
@@ -131,7 +132,7 @@ static inline int vms_read(const char *name, char *buf, size_t size)
 #define VMS_MAX_EVENTS 32
 struct vms_stats {
 	char mode[16];
-	long kernel_faults, index_cap, admit_ms, indexes, entries, hits, misses;
+	long kernel_faults, index_cap, admit_ms, min_age_ms, indexes, entries, hits, misses;
 	int nr_events;
 	char event[VMS_MAX_EVENTS][24];
 	uint64_t count[VMS_MAX_EVENTS][VMS_NR_MODES];
@@ -156,6 +157,7 @@ static inline int vms_stats(struct vms_stats *s)
 		    sscanf(line, "kernel_faults %ld", &s->kernel_faults) == 1 ||
 		    sscanf(line, "index_cap %ld", &s->index_cap) == 1 ||
 		    sscanf(line, "admit_ms %ld", &s->admit_ms) == 1 ||
+		    sscanf(line, "min_age_ms %ld", &s->min_age_ms) == 1 ||
 		    sscanf(line, "indexes %ld", &s->indexes) == 1 ||
 		    sscanf(line, "entries %ld", &s->entries) == 1 ||
 		    sscanf(line, "hits %ld", &s->hits) == 1 ||
@@ -230,6 +232,7 @@ static inline long long vmstat_get(const char *name)
 	ASSERT_EQ(0, vms_write("kernel_faults", "1"));				\
 	/* Every VMA indexed at its first miss: the most index traffic. */	\
 	ASSERT_EQ(0, vms_write("admit_ms", "0"));				\
+	ASSERT_EQ(0, vms_write("min_age_ms", "0"));				\
 	ASSERT_EQ(0, vms_write("reset", "1"));					\
 } while (0)
 
@@ -240,6 +243,7 @@ static inline void vms_teardown_mode(bool loaded_here)
 		return;
 	vms_write("kernel_faults", "1");
 	vms_write("admit_ms", VMS_ADMIT_MS_DEFAULT);
+	vms_write("min_age_ms", VMS_MIN_AGE_MS_DEFAULT);
 	vms_write("mode", "shadow");
 	if (loaded_here)
 		vms_unload();
