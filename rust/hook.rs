@@ -55,8 +55,9 @@ use kernel::{
 
 type Index = ShadowIndex<VmaRef>;
 
-// A process's index is one kmalloc-2k object, work item included (lock debugging makes the lock,
-// and so the index, bigger).
+// A process's index is one kmalloc-2k object, with the work item that drops it a grace period
+// after it is retired (64 bytes before it, in `RcuBox`); lock debugging makes the lock, the work
+// item and so the index bigger.
 const _: () = assert!(
     core::mem::size_of::<Index>() + 64
         <= if cfg!(CONFIG_DEBUG_LOCK_ALLOC) {

@@ -160,18 +160,39 @@ pub(crate) struct ShadowIndex<T = VmaRef> {
     cursor: Atomic<usize>,
     /// The module's record of this index while it is live (owned by the module's list).
     pub(crate) owner: Atomic<*mut c_void>,
-    /// What the KUnit tests observe and inject; untouched in other builds.
+    /// What the KUnit tests observe and inject; nothing (zero-sized) in other builds.
     #[cfg_attr(not(CONFIG_KUNIT), allow(dead_code))]
     test: Testing,
 }
 
 /// The KUnit tests' window into an index.
-#[cfg_attr(not(CONFIG_KUNIT), allow(dead_code))]
+#[cfg(CONFIG_KUNIT)]
 struct Testing {
     /// Times a writer took the lock.
     locks: Atomic<usize>,
     /// Every allocating store fails with `ENOMEM`, as `GFP_NOWAIT` does under memory pressure.
     nomem: Atomic<bool>,
+}
+
+#[cfg(CONFIG_KUNIT)]
+impl Testing {
+    const fn new() -> Self {
+        Self {
+            locks: Atomic::new(0),
+            nomem: Atomic::new(false),
+        }
+    }
+}
+
+/// Without KUnit the index keeps nothing for tests (it must stay one 2 KiB object).
+#[cfg(not(CONFIG_KUNIT))]
+struct Testing;
+
+#[cfg(not(CONFIG_KUNIT))]
+impl Testing {
+    const fn new() -> Self {
+        Self
+    }
 }
 
 /// What a forgotten range points to when the tree had no memory to erase it: never a VMA, and
@@ -215,10 +236,7 @@ impl<T> ShadowIndex<T> {
             entries: Atomic::new(0),
             cursor: Atomic::new(0),
             owner: Atomic::new(core::ptr::null_mut()),
-            test: Testing {
-                locks: Atomic::new(0),
-                nomem: Atomic::new(false),
-            },
+            test: Testing::new(),
         })
     }
 
