@@ -378,4 +378,100 @@ TEST_F_TIMEOUT(index, memory_is_charged_to_the_faulting_cgroup, 600)
 	 */
 }
 
+/* MemAvailable in KiB, or 0. */
+static long mem_available_kb(void)
+{
+	char line[128];
+	long kb = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Many processes, each with an index: every one is created, counted and,
+ * when its process exits, retired. The module keeps its live indexes in an
+ * intrusive list linked under one lock, with no allocation there; the first
+ * version grew one array by krealloc(GFP_NOWAIT) under that lock, which
+ * fails past a few thousand processes once memory is fragmented, leaving
+ * those processes without an index. VMS_INDEX_PROCS (default 10000) sets
+ * the number, lowered (and said) when the guest's memory cannot hold them.
+ */
+TEST_F_TIMEOUT(index, every_process_gets_and_loses_its_index, 900)
+{
+	const char *e = getenv("VMS_INDEX_PROCS");
+	long want = e ? strtol(e, NULL, 10) : 10000, n = want, base, made = 0;
+	struct vms_stats s;
+	int ready[2], go[2];
+	pid_t *pids;
+	char c;
+
+	if (want <= 0)
+		want = n = 10000;
+	/* ~200 KiB a process under KASAN, half the available memory at most. */
+	if (mem_available_kb() / 2 / 200 < n)
+		n = mem_available_kb() / 2 / 200;
+	if (n < 100)
+		SKIP(return, "too little memory for 100 processes");
+	if (n < want)
+		TH_LOG("%ld processes, not %ld: MemAvailable %ld KiB", n, want,
+		       mem_available_kb());
+	ASSERT_EQ(0, vms_write("admit_ms", "0"));
+	ASSERT_EQ(0, vms_write("min_age_ms", "0"));
+	ASSERT_EQ(0, vms_stats(&s));
+	base = s.indexes;
+	pids = calloc(n, sizeof(*pids));
+	ASSERT_NE(NULL, pids);
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	for (; made < n; made++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			break;
+		if (!pid) {
+			char *p = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			close(ready[0]);
+			close(go[1]);
+			if (p == MAP_FAILED)
+				_exit(1);
+			p[0] = 1;	/* a miss: the fill creates the index */
+			if (write(ready[1], "r", 1) != 1)
+				_exit(1);
+			/* Until the parent closes go. */
+			_exit(read(go[0], &c, 1) < 0);
+		}
+		pids[made] = pid;
+	}
+	close(ready[1]);
+	close(go[0]);
+	EXPECT_EQ(n, made) TH_LOG("fork failed after %ld: %s", made, strerror(errno));
+	for (long i = 0; i < made; i++)
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(0, vms_stats(&s));
+	/* Give or take a few of the guest's other processes. */
+	EXPECT_LE(base + made - 8, s.indexes)
+		TH_LOG("%ld processes faulted, %ld indexes (was %ld)", made, s.indexes, base);
+	close(go[1]);
+	for (long i = 0; i < made; i++) {
+		int status;
+
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	}
+	close(ready[0]);
+	free(pids);
+	ASSERT_EQ(0, vms_stats(&s));
+	EXPECT_GE(base + 8, s.indexes)
+		TH_LOG("%ld indexes left after every process exited", s.indexes - base);
+}
+
 TEST_HARNESS_MAIN
