@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+"""parse: the log grammar, its problems (with file and line), failed runs,
+warm-up, meta.txt and host-load.log."""
+
+import os
+import re
+
+from ..cli import report
+from .fixtures import synth_log, synth_report
+from .tap import quiet, unittest_case
+
+
+def report_parse(tap, d):
+    _, st, text, _, _ = synth_report()
+    blocks = st["blocks"]
+    lat = blocks[("contended", "munmap", 2, "lat_p50_ns")]
+    tap.ok(lat["stats"]["shadow"]["runs"] == 5 and
+           lat["stats"]["shadow"]["kind"] == "Amean",
+           "RUN scenario=latency takes RESULT scenario=contended lat_*, Amean")
+    tap.ok("1e9" not in text and "1000000000" not in text and
+           "1000000.0" not in text, "warm-up values are nowhere in the report")
+    m = re.search(r"^host load: .* busy with 0\.28 CPUs of other work on "
+                  r"average \(max 1\.00\); more than 0\.25 for 28% of the "
+                  r"300 samples\.\n(\d+) of 210 measured runs overlapped",
+                  text, re.MULTILINE)
+    tap.ok(m is not None and m.group(1) == "47",
+           f"host load summary: 47 measured runs disturbed "
+           f"(got {m.group(1) if m else None})")
+
+
+def failures(tap, d):
+    synth_log(os.path.join(d, "raw.log"), fail=True)
+    rc, st, text, err = quiet(report, d)
+    tap.ok(rc == 1 and "see" in err, f"FAIL line: exit 1 (got {rc})")
+    tap.ok("!!! 2 FAILED RUNS" in text and
+           "FAIL: raw.log: FAIL rep=3 mode=mmap scenario=scale" in text,
+           "report shows the failure loudly")
+    tap.ok(st["blocks"][("scale", "-", 1, "faults_per_sec")]["stats"]["mmap"]
+           ["runs"] == 4, "the failed run's results are not counted")
+    tap.ok(os.path.exists(os.path.join(d, "summary.csv")),
+           "everything is written despite the failure")
+    with open(os.path.join(d, "raw.log"), "a") as f:
+        f.write("RUN rep=1 mode=bogus scenario=x variant=- threads=1\n"
+                "RESULT scenario=scale variant=- threads=1 metric=m unit=u "
+                "value=abc faults=1 touched=1\n")
+    rc, _, text, _ = quiet(report, d)
+    with open(os.path.join(d, "raw.log")) as f:
+        n = sum(1 for _ in f)
+    tap.ok(rc == 1 and f"PROBLEM: raw.log line {n - 1}: RUN with unknown "
+           f"mode 'bogus'" in text and f"PROBLEM: raw.log line {n}: RESULT "
+           f"with a non-numeric value" in text,
+           "malformed lines reported with file and line number")
+
+
+TESTS = [report_parse, failures]
+Test = unittest_case(TESTS)
