@@ -34,34 +34,56 @@ class Log:
 
 
 
-def check_run(fields, keys, modes, kind):
-    missing = [k for k in keys if k not in fields]
+# The keys each kind of line must have.
+LINE_KEYS = {"RUN": RUN_KEYS, "FAIL": RUN_KEYS + ["rc"],
+             "RESULT": RESULT_KEYS, "DIAG": DIAG_KEYS}
+
+
+def check_line(kind, fields, run=None, modes=()):
+    """Check a RUN, FAIL, RESULT or DIAG line's fields: the one checker.
+
+    run: the fields of the RUN line the line belongs to (None before the
+    first); modes: the modes a RUN or FAIL line may name. Raises ValueError
+    saying what is wrong (the report's PROBLEM text). Returns the DIAG
+    line's values, {key: float}, for DIAG; None for the others.
+    """
+    missing = [k for k in LINE_KEYS[kind] if k not in fields]
     if missing:
         raise ValueError(f"{kind} without {', '.join(missing)}")
-    if not fields["rep"].isdigit() or not fields["threads"].isdigit():
-        raise ValueError(f"{kind} with a bad rep or threads")
-    if fields["mode"] not in modes:
-        raise ValueError(f"{kind} with unknown mode '{fields['mode']}' "
-                         f"(known: {' '.join(modes)})")
-
-
-def check_result(fields, run):
-    missing = [k for k in RESULT_KEYS if k not in fields]
-    if missing:
-        raise ValueError(f"RESULT without {', '.join(missing)}")
-    try:
-        value = float(fields["value"])
-        int(fields["faults"])
-        int(fields["touched"])
-    except ValueError:
-        raise ValueError(f"RESULT with a non-numeric value, faults or "
-                         f"touched: {fields['value']} {fields['faults']} "
-                         f"{fields['touched']}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"RESULT value {fields['value']}")
+    if kind in ("RUN", "FAIL"):
+        if not fields["rep"].isdigit() or not fields["threads"].isdigit():
+            raise ValueError(f"{kind} with a bad rep or threads")
+        if fields["mode"] not in modes:
+            raise ValueError(f"{kind} with unknown mode '{fields['mode']}' "
+                             f"(known: {' '.join(modes)})")
+        return None
+    if kind == "RESULT":
+        try:
+            value = float(fields["value"])
+            int(fields["faults"])
+            int(fields["touched"])
+        except ValueError:
+            raise ValueError(f"RESULT with a non-numeric value, faults or "
+                             f"touched: {fields['value']} {fields['faults']} "
+                             f"{fields['touched']}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"RESULT value {fields['value']}")
     if run is None:
-        raise ValueError("RESULT before any RUN line")
-    for k in ("scenario", "variant", "threads"):
+        raise ValueError(f"{kind} before any RUN line")
+    if kind == "DIAG":
+        values = {}
+        for k, v in fields.items():
+            if k in DIAG_KEYS:
+                continue
+            try:
+                x = float(v)
+            except ValueError:
+                raise ValueError(f"DIAG {k}={v} is not a number") from None
+            if not math.isfinite(x):
+                raise ValueError(f"DIAG {k}={v}")
+            values[k] = x
+        return values
+    for k in DIAG_KEYS:     # scenario, variant, threads: the run's
         # The wrapper names its "contended --latency" runs scenario=latency.
         if (k == "scenario" and run[k] == "latency" and
                 fields[k] in LATENCY_SCENARIOS and
@@ -70,27 +92,12 @@ def check_result(fields, run):
         if fields[k] != run[k]:
             raise ValueError(f"RESULT {k}={fields[k]} in a RUN with "
                              f"{k}={run[k]}")
+    return None
 
 
-def check_diag(fields, run):
-    """A DIAG line: the run's keys and its numeric values."""
-    missing = [k for k in DIAG_KEYS if k not in fields]
-    if missing:
-        raise ValueError(f"DIAG without {', '.join(missing)}")
-    if run is None:
-        raise ValueError("DIAG before any RUN line")
-    values = {}
-    for k, v in fields.items():
-        if k in DIAG_KEYS:
-            continue
-        try:
-            x = float(v)
-        except ValueError:
-            raise ValueError(f"DIAG {k}={v} is not a number") from None
-        if not math.isfinite(x):
-            raise ValueError(f"DIAG {k}={v}")
-        values[k] = x
-    # Keyed like the RESULT lines of the run (latency runs: by scenario).
+def diag_record(fields, run, values):
+    """A DIAG line keyed like the RESULT lines of its run (latency runs: by
+    the run's scenario)."""
     return {"mode": run["mode"], "rep": int(run["rep"]),
             "scenario": run["scenario"], "variant": fields["variant"],
             "threads": fields["threads"], "values": values}
@@ -128,23 +135,21 @@ def parse_log(lines, modes=None, source="raw.log", log=None):
                 fields = parse_fields(m.group(2))
             except ValueError:
                 raise ValueError("not key=value fields") from None
+            values = check_line(kind, fields, run, modes)
             if kind == "RUN":
-                check_run(fields, RUN_KEYS, modes, kind)
                 close_run()
                 run, pending, pending_diag = fields, [], []
                 log.runs.append({"t": int(fields["t"]) if fields.get(
                     "t", "").isdigit() else None, "measured": False,
                     "first": len(log.runs) == first_run})
             elif kind == "RESULT":
-                check_result(fields, run)
                 pending.append({"source": source, "rep": int(run["rep"]),
                                 "mode": run["mode"],
                                 **{k: fields[k] for k in RESULT_KEYS},
                                 "run": len(log.runs) - 1})
             elif kind == "DIAG":
-                pending_diag.append(check_diag(fields, run))
+                pending_diag.append(diag_record(fields, run, values))
             else:
-                check_run(fields, RUN_KEYS + ["rc"], modes, kind)
                 log.failures.append(f"{source}: {m.group(0).strip()}")
                 # The failed run's results, if any, do not count.
                 if run is not None and all(run[k] == fields[k]

@@ -6,6 +6,8 @@ import os
 import re
 
 from ..cli import report
+from ..common import MODES
+from ..parse import parse_log
 from .fixtures import synth_log, synth_report
 from .tap import quiet, unittest_case
 
@@ -52,5 +54,66 @@ def failures(tap, d):
            "malformed lines reported with file and line number")
 
 
-TESTS = [report_parse, failures]
+# (log lines, the one problem they make): every message of check_line.
+RUN = "RUN rep=1 mode=shadow scenario=scale variant=- threads=1"
+RESULT = ("RESULT scenario=scale variant=- threads=1 metric=faults_per_sec "
+          "unit=faults/s")
+PROBLEMS = [
+    (["RUN rep=1 mode=shadow"], "RUN without scenario, variant, threads"),
+    (["RUN rep=x mode=shadow scenario=scale variant=- threads=1"],
+     "RUN with a bad rep or threads"),
+    (["RUN rep=1 mode=bogus scenario=scale variant=- threads=1"],
+     "RUN with unknown mode 'bogus' (known: stock mmap pervma shadow none)"),
+    ([RUN, f"{RESULT} value=1 faults=1 touched=1",
+      "FAIL rep=1 mode=shadow scenario=scale variant=- threads=1"],
+     "FAIL without rc"),
+    ([RUN, f"{RESULT} value=1 faults=1 touched=1",
+      "FAIL rep=1 mode=x scenario=scale variant=- threads=1 rc=1"],
+     "FAIL with unknown mode 'x'"),
+    ([RUN, f"{RESULT} value=1", f"{RESULT} value=1 faults=1 touched=1"],
+     "RESULT without faults, touched"),
+    ([RUN, f"{RESULT} value=1 faults=1.5 touched=1",
+      f"{RESULT} value=1 faults=1 touched=1"],
+     "RESULT with a non-numeric value, faults or touched: 1 1.5 1"),
+    ([RUN, f"{RESULT} value=nan faults=1 touched=1",
+      f"{RESULT} value=1 faults=1 touched=1"], "RESULT value nan"),
+    ([f"{RESULT} value=1 faults=1 touched=1"], "RESULT before any RUN line"),
+    # The numbers are checked before the RUN line is looked for.
+    ([f"{RESULT} value=x faults=1 touched=1"], "RESULT with a non-numeric"),
+    ([RUN, f"{RESULT.replace('threads=1', 'threads=2')} value=1 faults=1 "
+      f"touched=1", f"{RESULT} value=1 faults=1 touched=1"],
+     "RESULT threads=2 in a RUN with threads=1"),
+    (["DIAG scenario=scale variant=- x=abc"], "DIAG without threads"),
+    # DIAG: the RUN line first, then the numbers.
+    (["DIAG scenario=scale variant=- threads=1 x=abc"],
+     "DIAG before any RUN line"),
+    ([RUN, f"{RESULT} value=1 faults=1 touched=1",
+      "DIAG scenario=scale variant=- threads=1 x=abc"],
+     "DIAG x=abc is not a number"),
+    ([RUN, f"{RESULT} value=1 faults=1 touched=1",
+      "DIAG scenario=scale variant=- threads=1 x=1 y=inf"], "DIAG y=inf"),
+    ([RUN], "raw.log: run without results and without FAIL: rep=1 "
+     "mode=shadow scenario=scale variant=- threads=1"),
+]
+
+
+def problems(tap, d):
+    bad = []
+    for lines, want in PROBLEMS:
+        log = parse_log(lines, MODES)
+        if len(log.problems) != 1 or want not in log.problems[0]:
+            bad.append((lines[-1], want, log.problems))
+    tap.ok(not bad, f"every malformed line, one problem with its message "
+           f"({len(PROBLEMS)} cases; wrong: {bad})")
+    log = parse_log([RUN, f"{RESULT} value=1 faults=1 touched=1"], MODES)
+    tap.ok(not log.problems and len(log.results) == 1,
+           "the well-formed lines of those cases make no problem")
+    tap.ok(not parse_log(
+        ["RUN rep=1 mode=none scenario=path variant=user-vmas1 threads=1",
+         "RESULT scenario=path variant=user-vmas1 threads=1 metric=m unit=u "
+         "value=1 faults=1 touched=1"], MODES).problems,
+           "mode none (the module not loaded) is always allowed")
+
+
+TESTS = [report_parse, failures, problems]
 Test = unittest_case(TESTS)
