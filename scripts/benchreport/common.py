@@ -51,8 +51,24 @@ def higher_is_better(metric):
     return metric.endswith("_per_sec")
 
 
+def better(metric):
+    """'higher' or 'lower', as the table titles say it."""
+    return "higher" if higher_is_better(metric) else "lower"
+
+
 def mean_kind(metric):
     return "Hmean" if higher_is_better(metric) else "Amean"
+
+
+def block_name(scenario, variant):
+    """'scenario/variant', or the scenario alone for variant '-'."""
+    return scenario if variant == "-" else f"{scenario}/{variant}"
+
+
+def path_case(variant):
+    """A path variant 'CASE-vmasN' as (CASE, N); (variant, None) if not."""
+    m = PATH_VARIANT.match(variant)
+    return (m.group(1), int(m.group(2))) if m else (variant, None)
 
 
 def order(value, known):
@@ -60,9 +76,9 @@ def order(value, known):
 
 
 def variant_key(variant):
-    m = PATH_VARIANT.match(variant)
-    if m:
-        return (order(m.group(1), PATH_CASES), int(m.group(2)))
+    case, n = path_case(variant)
+    if n is not None:
+        return (order(case, PATH_CASES), n)
     return (order(variant, VARIANTS), 0)
 
 

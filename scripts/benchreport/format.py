@@ -12,8 +12,8 @@ import pandas as pd
 
 from .analyse import group_blocks
 from .common import (ALPHA, BUSY_HOST, COMPARISON_COLUMNS, NONE,
-                     PATH_VARIANT, SUMMARY_COLUMNS, higher_is_better,
-                     mean_kind, mode_order)
+                     SUMMARY_COLUMNS, better, block_name, mean_kind,
+                     mode_order, path_case)
 from .parse import busy
 
 METHOD = [
@@ -87,12 +87,15 @@ def meta_lines(meta):
     return [f"{k + ':':<{width}}{v}" for k, v in meta.items()]
 
 
+def metric_title(head, metric, unit, *extra):
+    """'HEAD  METRIC  [UNIT, higher is better, Hmean, EXTRA...]'."""
+    what = [unit, f"{better(metric)} is better", mean_kind(metric), *extra]
+    return f"{head}  {metric}  [{', '.join(what)}]"
+
+
 def block_title(scenario, variant, metric, unit, runs):
-    name = scenario if variant == "-" else f"{scenario}/{variant}"
-    better = "higher" if higher_is_better(metric) else "lower"
     n = f"N={runs.pop()}" if len(runs) == 1 else "N varies, see Runs"
-    return (f"{name}  {metric}  [{unit}, {better} is better, "
-            f"{mean_kind(metric)}, {n}]")
+    return metric_title(block_name(scenario, variant), metric, unit, n)
 
 
 def format_group(scenario, variant, metric, by_threads, modes):
@@ -151,8 +154,8 @@ def format_path(blocks, modes):
            "and Welch p; * Holm-significant.")]
     cases = {}
     for (scenario, variant, threads, metric), blk in blocks.items():
-        m = PATH_VARIANT.match(variant)
-        case, n = (m.group(1), int(m.group(2))) if m else (variant, 0)
+        case, n = path_case(variant)
+        n = 0 if n is None else n
         cases.setdefault((case, threads, metric), []).append((n, blk))
     for (case, threads, metric), rows in cases.items():
         unit = rows[0][1]["unit"]
@@ -160,9 +163,7 @@ def format_path(blocks, modes):
         tail = f", threads={threads}" if threads != 1 else ""
         nruns = (f"N={runs.pop()} runs" if len(runs) == 1
                  else "runs vary, see summary.csv")
-        better = "higher" if higher_is_better(metric) else "lower"
-        out += ["", (f"case={case}{tail}  {metric}  [{unit}, {better} is "
-                     f"better, {mean_kind(metric)}, {nruns}]"),
+        out += ["", metric_title(f"case={case}{tail}", metric, unit, nruns),
                 (f"{'VMAs':>6}  {'mode':<7}{'Amean':>11}{'CoeffVar':>10}"
                 f"{'delta':>11}{'+-':>8}{'ratio':>9}  "
                 f"{'95% CI (Fieller)':<17}{'p':>8}")]
@@ -217,9 +218,8 @@ def format_diag(dk, table, modes):
 
 
 def where(t):
-    name = t["scenario"] if t["variant"] == "-" else \
-        f"{t['scenario']}/{t['variant']}"
-    return f"{name} T={t['threads']} {t['metric']} {t['a']}/{t['b']}"
+    return (f"{block_name(t['scenario'], t['variant'])} T={t['threads']} "
+            f"{t['metric']} {t['a']}/{t['b']}")
 
 
 def format_survivors(tests, what="report"):
@@ -346,11 +346,8 @@ def format_compare(a, b, cmp):
             (f"over all {len(tests.all)} p-values of this comparison "
             f"(family-wise alpha {ALPHA}).")]
     for (scenario, variant, metric), rs in rows.items():
-        name = scenario if variant == "-" else f"{scenario}/{variant}"
-        better = "higher" if higher_is_better(metric) else "lower"
         unit = units[(scenario, variant, rs[0][0], metric)]
-        out += ["", (f"{name}  {metric}  [{unit}, {better} is better, "
-                f"{mean_kind(metric)}]"),
+        out += ["", metric_title(block_name(scenario, variant), metric, unit),
                 (f"{'T':>3} {'mode':<7}{'A':>13}{'N':>4}{'CV%':>7}"
                 f"{'B':>13}{'N':>4}{'CV%':>7}{'B/A':>9}  "
                 f"{'95% CI (Fieller)':<17}{'p':>8}")]

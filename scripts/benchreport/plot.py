@@ -11,8 +11,8 @@ import os
 import sys
 
 from .analyse import group_blocks
-from .common import (DEFAULT_THREADS, PATH_VARIANT, higher_is_better,
-                     mode_order)
+from .common import (DEFAULT_THREADS, block_name, higher_is_better,
+                     mode_order, path_case)
 
 COLORS = {"none": "#000000", "stock": "#777777", "mmap": "#d62728",
           "pervma": "#1f77b4", "shadow": "#2ca02c"}
@@ -57,7 +57,7 @@ def write_plot(path, meta, blocks, modes):
     fig, ax_iter = subplot_grid(plt, len(groups), 3, 5, 3.6)
     for (scenario, variant, metric), by_threads in groups.items():
         ax = next(ax_iter)
-        name = scenario if variant == "-" else f"{scenario}/{variant}"
+        name = block_name(scenario, variant)
         if len(by_threads) > 1:
             plot_lines(ax, by_threads, modes)
             ax.set_title(f"{name}: {metric} vs threads", fontsize=9)
@@ -77,11 +77,15 @@ def write_plot(path, meta, blocks, modes):
     return True
 
 
+def error_bar(s):
+    """A mode's stddev as an error bar: 0 for a single run."""
+    return 0.0 if math.isnan(s["stddev"]) else s["stddev"]
+
+
 def plot_bars(ax, blk, modes):
     present = [m for m in mode_order(modes) if m in blk["stats"]]
     h = [blk["stats"][m]["mean"] for m in present]
-    sd = [0.0 if math.isnan(blk["stats"][m]["stddev"])
-          else blk["stats"][m]["stddev"] for m in present]
+    sd = [error_bar(blk["stats"][m]) for m in present]
     ax.bar(present, h, yerr=sd, capsize=4,
            color=[COLORS.get(m, "#9467bd") for m in present])
     stock = blk["stats"].get("stock", {}).get("mean")
@@ -113,8 +117,7 @@ def plot_modes(ax, by_x, modes):
             continue
         st = [by_x[x]["stats"][m] for x in xs]
         ax.errorbar(xs, [s["mean"] for s in st],
-                    yerr=[0.0 if math.isnan(s["stddev"]) else s["stddev"]
-                          for s in st],
+                    yerr=[error_bar(s) for s in st],
                     marker="o", capsize=3, label=m,
                     color=COLORS.get(m, "#9467bd"))
 
@@ -135,10 +138,9 @@ def write_path_plot(path, meta, blocks, modes):
         return False
     cases = {}
     for (_, variant, threads, metric), blk in blocks.items():
-        m = PATH_VARIANT.match(variant)
-        if m:
-            cases.setdefault((m.group(1), threads, metric), {})[
-                int(m.group(2))] = blk
+        case, n = path_case(variant)
+        if n is not None:
+            cases.setdefault((case, threads, metric), {})[n] = blk
     if not cases:
         return False
     fig, ax_iter = subplot_grid(plt, len(cases), 2, 6, 4)
