@@ -7,7 +7,7 @@ import re
 
 from ..cli import report
 from ..common import MODES
-from ..parse import parse_log
+from ..parse import meta_list, parse_log, read_host_load
 from .fixtures import synth_log, synth_report
 from .tap import quiet, unittest_case
 
@@ -115,5 +115,45 @@ def problems(tap, d):
            "mode none (the module not loaded) is always allowed")
 
 
-TESTS = [report_parse, failures, problems]
+def grammar(tap, d):
+    log = parse_log([
+        "[   12.5] RUN rep=1 mode=mmap scenario=latency variant=munmap "
+        "threads=2 t=100",
+        "RESULT scenario=uncontended variant=munmap threads=2 "
+        "metric=lat_p99_ns unit=ns value=5.5 faults=1 touched=1",
+        "DIAG scenario=contended variant=munmap threads=2 a=1 b=2.5",
+        "RUN rep=2 mode=mmap scenario=scale variant=- threads=1 t=200",
+        "RESULT scenario=scale variant=- threads=1 metric=faults_per_sec "
+        "unit=faults/s value=10 faults=1 touched=1",
+        "FAIL rep=2 mode=mmap scenario=scale variant=- threads=1 rc=3",
+        "RUN rep=0 mode=mmap scenario=scale variant=- threads=1",
+        "RESULT scenario=scale variant=- threads=1 metric=faults_per_sec "
+        "unit=faults/s value=1e9 faults=1 touched=1",
+    ], MODES)
+    r = log.results
+    tap.ok(len(r) == 1 and r[0]["scenario"] == "uncontended" and
+           r[0]["rep"] == 1 and r[0]["mode"] == "mmap" and
+           r[0]["value"] == "5.5" and log.warmup == 1 and
+           [x["t"] for x in log.runs] == [100, 200, None] and
+           [x["measured"] for x in log.runs] == [True, False, False],
+           "latency run takes uncontended lat_*, FAIL drops its run, rep 0 "
+           "is warm-up, t= kept")
+    tap.ok(log.diags == [{"mode": "mmap", "rep": 1, "scenario": "latency",
+                          "variant": "munmap", "threads": "2",
+                          "values": {"a": 1.0, "b": 2.5}}] and
+           log.failures == ["raw.log: FAIL rep=2 mode=mmap scenario=scale "
+                            "variant=- threads=1 rc=3"] and not log.problems,
+           "DIAG keyed by its run's scenario; FAIL kept as text")
+    tap.ok(meta_list({"modes": "a, b  c,d"}, "modes", ["x"]) ==
+           ["a", "b", "c", "d"] and meta_list({}, "modes", ["x"]) == ["x"],
+           "meta.txt lists: spaces or commas, else the default")
+    p = os.path.join(d, "host-load.log")
+    with open(p, "w") as f:
+        f.write("1.0 0.5 2\nbad line\n2.0 x 2\n3.0 0.25 2\n")
+    tap.ok(read_host_load(p) == [(1.0, 0.5), (3.0, 0.25)] and
+           read_host_load(os.path.join(d, "none")) == [],
+           "host-load.log: malformed lines skipped, missing file empty")
+
+
+TESTS = [report_parse, failures, problems, grammar]
 Test = unittest_case(TESTS)
