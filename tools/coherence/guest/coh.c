@@ -5,17 +5,20 @@
  * magic NOP, runs, closes it, and prints what the plugin must have counted
  * in user mode, as "coh: test=NAME tag=T ... expect.FIELD=X tol.FIELD=T".
  *
- *   coh TEST|all [N]      TEST: single shared separate false pp-separate pp-false
+ *   coh TEST[,TEST...]|all [N [PP_N]]
+ *       TEST: single shared separate false pp-separate pp-false
+ *       N: increments per thread (default 100000); PP_N: the same for
+ *       the turn-taking tests (default 5000)
  *
  * As PID 1 (an initramfs's /init) it mounts devtmpfs, writes to
- * /dev/console, runs the tests its arguments name (kernel command line
- * after "--"; default all) and powers the machine off.
+ * /dev/console, runs the tests named by the words after a word "coh" on
+ * the kernel command line ("... -- coh all 1000 100"; default all) and
+ * powers the machine off.
  *
  * Threads are pinned: thread 0 (the main thread) to CPU 0, thread 1 to
  * CPU 1, so that a thread is a vCPU.
  */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -287,15 +290,19 @@ static const char *const names[] = {
 };
 #define NTESTS (sizeof(names) / sizeof(names[0]))
 
-static int run_test(const char *name, long want_n)
+static long n_free, n_pp;
+
+static int run_test(const char *name)
 {
 	for (size_t t = 1; t < NTESTS; t++) {
 		if (strcmp(name, names[t]))
 			continue;
 		test = t;
-		n = want_n;
-		if (n <= 0) /* defaults: turn-taking is a rendezvous per increment */
-			n = (t == T_PP_SEPARATE || t == T_PP_FALSE) ? 5000 : 100000;
+		/* Turn-taking is a rendezvous per increment: fewer. */
+		if (t == T_PP_SEPARATE || t == T_PP_FALSE)
+			n = n_pp ? n_pp : 5000;
+		else
+			n = n_free ? n_free : 100000;
 		if (t == T_SINGLE)
 			single();
 		else
@@ -306,14 +313,23 @@ static int run_test(const char *name, long want_n)
 	return 1;
 }
 
-static int run_all(const char *which, long want_n)
+/* "all", or test names separated by commas. */
+static int run_all(const char *which)
 {
+	char *list, *save = NULL;
 	int rc = 0;
 
-	if (strcmp(which, "all"))
-		return run_test(which, want_n);
-	for (size_t t = 1; t < NTESTS; t++)
-		rc |= run_test(names[t], want_n);
+	if (!strcmp(which, "all")) {
+		for (size_t t = 1; t < NTESTS; t++)
+			rc |= run_test(names[t]);
+		return rc;
+	}
+	list = strdup(which);
+	if (!list)
+		die("strdup");
+	for (char *w = strtok_r(list, ",", &save); w; w = strtok_r(NULL, ",", &save))
+		rc |= run_test(w);
+	free(list);
 	return rc;
 }
 
@@ -327,6 +343,16 @@ static long parse_n(const char *s)
 		exit(2);
 	}
 	return v;
+}
+
+/* LIST [N [PP_N]] */
+static int run_args(int argc, char **argv)
+{
+	if (argc > 1)
+		n_free = parse_n(argv[1]);
+	if (argc > 2)
+		n_pp = parse_n(argv[2]);
+	return run_all(argc > 0 ? argv[0] : "all");
 }
 
 int main(int argc, char **argv)
@@ -346,23 +372,24 @@ int main(int argc, char **argv)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 		printf("coh: init, %ld CPUs\n", sysconf(_SC_NPROCESSORS_ONLN));
 		/* The kernel hands init the words of its command line it does
-		 * not know, then those after "--": the last one or two words. */
-		if (argc > 2 && isdigit((unsigned char)argv[argc - 1][0]))
-			rc = run_all(argv[argc - 2], parse_n(argv[argc - 1]));
-		else
-			rc = run_all(argc > 1 ? argv[argc - 1] : "all", 0);
+		 * not know, then those after "--": ours follow a word "coh". */
+		int i = argc - 1;
+
+		while (i > 0 && strcmp(argv[i], "coh"))
+			i--;
+		rc = run_args(argc - i - 1, argv + i + 1);
 		printf("coh: end rc=%d\n", rc);
 		fflush(stdout);
 		sync();
 		reboot(RB_POWER_OFF);
 		return rc;
 	}
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: %s single|shared|separate|false|pp-separate|pp-false|all [N]\n",
+	if (argc < 2 || argc > 4) {
+		fprintf(stderr, "usage: %s TEST[,TEST...]|all [N [PP_N]]; TEST: single shared separate false pp-separate pp-false\n",
 			argv[0]);
 		return 2;
 	}
-	rc = run_all(argv[1], argc > 2 ? parse_n(argv[2]) : 0);
+	rc = run_args(argc - 1, argv + 1);
 	printf("coh: end rc=%d\n", rc);
 	return rc;
 }

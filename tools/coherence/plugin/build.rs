@@ -83,7 +83,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=COHERENCE_QEMU");
     println!("cargo:rerun-if-env-changed=COHERENCE_SKIP_QEMU_CHECK");
     if std::env::var("COHERENCE_SKIP_QEMU_CHECK").as_deref() == Ok("1") {
-        println!("cargo:warning=COHERENCE_SKIP_QEMU_CHECK=1: QEMU's plugin API version not checked");
+        println!(
+            "cargo:warning=COHERENCE_SKIP_QEMU_CHECK=1: QEMU's plugin API version not checked"
+        );
         return;
     }
     let name = std::env::var("COHERENCE_QEMU").unwrap_or_else(|_| "qemu-system-x86_64".into());

@@ -27,7 +27,15 @@ pub const CMD_RESET: u8 = 4;
 /// The magic instruction in `bytes`, if it is one (with a known command).
 pub fn magic(bytes: &[u8]) -> Option<Magic> {
     match bytes {
-        [0x0f, 0x1f, 0x80, cmd @ CMD_START..=CMD_RESET, tag, 0x4f, 0x4f] => Some(Magic {
+        [
+            0x0f,
+            0x1f,
+            0x80,
+            cmd @ CMD_START..=CMD_RESET,
+            tag,
+            0x4f,
+            0x4f,
+        ] => Some(Magic {
             cmd: *cmd,
             tag: *tag,
         }),
@@ -53,10 +61,8 @@ pub fn is_atomic(bytes: &[u8]) -> bool {
     if lock {
         return true;
     }
-    if let Some(&b) = bytes.get(i) {
-        if (0x40..=0x4f).contains(&b) {
-            i += 1;
-        }
+    if bytes.get(i).is_some_and(|b| (0x40..=0x4f).contains(b)) {
+        i += 1; // REX
     }
     let modrm_mem = |at: usize| bytes.get(at).is_some_and(|m| m >> 6 != 3);
     match bytes.get(i) {
@@ -117,7 +123,10 @@ mod tests {
         // unknown command, other displacement, prefixed
         assert_eq!(magic(&[0x0f, 0x1f, 0x80, 0x05, 0x00, 0x4f, 0x4f]), None);
         assert_eq!(magic(&[0x0f, 0x1f, 0x80, 0x01, 0x00, 0x4f, 0x4e]), None);
-        assert_eq!(magic(&[0x66, 0x0f, 0x1f, 0x80, 0x01, 0x00, 0x4f, 0x4f]), None);
+        assert_eq!(
+            magic(&[0x66, 0x0f, 0x1f, 0x80, 0x01, 0x00, 0x4f, 0x4f]),
+            None
+        );
         assert_eq!(magic(&[0x0f, 0x1f, 0x44, 0x00, 0x00]), None);
     }
 }

@@ -231,15 +231,36 @@ impl State {
     }
 }
 
-/// Adds 1 to a counter of the calling vCPU's own scoreboard element.
-///
-/// # Safety
-/// `p` must point into the calling vCPU's element.
-unsafe fn bump(p: *mut u64) {
-    // SAFETY: by the caller; only this vCPU's thread writes the word, so a
-    // load and a store (not a locked add) suffice.
-    let a = unsafe { AtomicU64::from_ptr(p) };
-    a.store(a.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+/// The calling vCPU's own scoreboard element: only its thread writes it
+/// (TCG inline ops and these methods), other threads only read it
+/// (`State::read_all`), so loads and plain stores suffice, no locked adds.
+struct Own(*mut u64, usize);
+
+impl Own {
+    /// # Safety
+    /// Only in a callback QEMU runs on vCPU `vcpu`'s thread.
+    unsafe fn new(st: &State, vcpu: c_uint) -> Self {
+        Own(st.counters(vcpu), st.words())
+    }
+
+    fn word(&self, i: usize) -> &AtomicU64 {
+        assert!(i < self.1);
+        // SAFETY: i is inside the element (words() u64s, 8-aligned), which
+        // lives as long as the callback that made self (State::counters).
+        unsafe { AtomicU64::from_ptr(self.0.add(i)) }
+    }
+
+    fn get(&self, i: usize) -> u64 {
+        self.word(i).load(Ordering::Relaxed)
+    }
+
+    fn set(&self, i: usize, v: u64) {
+        self.word(i).store(v, Ordering::Relaxed);
+    }
+
+    fn bump(&self, i: usize) {
+        self.set(i, self.get(i) + 1);
+    }
 }
 
 /// The memory callback's key: the instruction's address (low 48 bits,
@@ -248,7 +269,12 @@ fn mem_key(pc: u64, slot: usize) -> u64 {
     (pc & ((1 << 48) - 1)) << 16 | slot as u64
 }
 
-unsafe extern "C" fn mem_cb(vcpu: c_uint, info: qemu_plugin_meminfo_t, vaddr: u64, ud: *mut c_void) {
+unsafe extern "C" fn mem_cb(
+    vcpu: c_uint,
+    info: qemu_plugin_meminfo_t,
+    vaddr: u64,
+    ud: *mut c_void,
+) {
     let Some(st) = STATE.get() else { return };
     if !st.enabled.load(Ordering::Relaxed) {
         return;
@@ -261,19 +287,19 @@ unsafe extern "C" fn mem_cb(vcpu: c_uint, info: qemu_plugin_meminfo_t, vaddr: u6
     let hw = unsafe { qemu_plugin_get_hwaddr(info, vaddr) };
     let addr = if hw.is_null() {
         vaddr // linux-user: the guest's one address space
-    // SAFETY: hw is a live handle of this callback.
-    } else if unsafe { qemu_plugin_hwaddr_is_io(hw) } {
-        return; // MMIO: no cache line
     } else {
+        // SAFETY: hw is a live handle of this callback.
+        if unsafe { qemu_plugin_hwaddr_is_io(hw) } {
+            return; // MMIO: no cache line
+        }
         // SAFETY: as above.
         unsafe { qemu_plugin_hwaddr_phys_addr(hw) }
     };
-    let c = st.counters(vcpu);
-    // SAFETY (all accesses through c below): c is this vCPU's element,
-    // written only by this thread; every index is < words().
-    unsafe { bump(c.add(word(slot, if store { STORES } else { LOADS }))) };
+    // SAFETY: QEMU runs memory callbacks on the accessing vCPU's thread.
+    let c = unsafe { Own::new(st, vcpu) };
+    c.bump(word(slot, if store { STORES } else { LOADS }));
     if vcpu >= MAX_VCPUS {
-        unsafe { bump(c.add(UNTRACKED)) };
+        c.bump(UNTRACKED);
         return;
     }
     let line = addr >> 6;
@@ -281,30 +307,27 @@ unsafe extern "C" fn mem_cb(vcpu: c_uint, info: qemu_plugin_meminfo_t, vaddr: u6
     let xfer = match st.lines.access(line, vcpu, store, epoch) {
         Access::Tracked(t) => t,
         Access::Untracked => {
-            unsafe {
-                bump(c.add(UNTRACKED));
-                *c.add(P_KEY) = 0;
-            }
+            c.bump(UNTRACKED);
+            c.set(P_KEY, 0);
             return;
         }
     };
-    unsafe {
-        if store {
-            // The store of a read-modify-write (same instruction, same
-            // line, right after its load) is one access with its load.
-            let rmw = *c.add(P_KEY) == key && *c.add(P_LINE) == line + 1;
-            if xfer && !(rmw && *c.add(P_XFER) != 0) {
-                bump(c.add(word(slot, XSTORE)));
-            }
-            *c.add(P_KEY) = 0;
-        } else {
-            if xfer {
-                bump(c.add(word(slot, XLOAD)));
-            }
-            *c.add(P_KEY) = key;
-            *c.add(P_LINE) = line + 1;
-            *c.add(P_XFER) = u64::from(xfer);
+    if store {
+        // The store of a read-modify-write (same instruction, same line,
+        // right after its load) is one access with its load: one transfer
+        // at most.
+        let rmw = c.get(P_KEY) == key && c.get(P_LINE) == line + 1;
+        if xfer && !(rmw && c.get(P_XFER) != 0) {
+            c.bump(word(slot, XSTORE));
         }
+        c.set(P_KEY, 0);
+    } else {
+        if xfer {
+            c.bump(word(slot, XLOAD));
+        }
+        c.set(P_KEY, key);
+        c.set(P_LINE, line + 1);
+        c.set(P_XFER, u64::from(xfer));
     }
 }
 
@@ -371,8 +394,8 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
             };
             continue;
         }
-        // SAFETY (both): live handle; the userdata is a plain value.
         if decode::is_atomic(bytes) {
+            // SAFETY: live handle; the entry is inside the scoreboard.
             unsafe {
                 qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
                     insn,
@@ -382,6 +405,7 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
                 )
             };
         }
+        // SAFETY: live handle; the userdata is a plain value, not a pointer.
         unsafe {
             qemu_plugin_register_vcpu_mem_cb(
                 insn,
@@ -452,13 +476,13 @@ fn setup(id: qemu_plugin_id_t, args: &Args, info: &Info) -> Result<(), String> {
             info.target_name
         ));
     }
-    if let Some(s) = &info.system {
-        if s.max_vcpus > i64::from(MAX_VCPUS) {
-            return Err(format!(
-                "{} vCPUs (max {}): the readers of a line are a {MAX_VCPUS}-bit set",
-                s.smp_vcpus, s.max_vcpus
-            ));
-        }
+    if let Some(s) = &info.system
+        && s.max_vcpus > i64::from(MAX_VCPUS)
+    {
+        return Err(format!(
+            "{} vCPUs (max {}): the readers of a line are a {MAX_VCPUS}-bit set",
+            s.smp_vcpus, s.max_vcpus
+        ));
     }
     let (cfg, syms, start) = parse_args(&args.raw, info.system.is_some())?;
     std::fs::write(&cfg.report, "# coherence: no window closed yet\n")
@@ -466,8 +490,16 @@ fn setup(id: qemu_plugin_id_t, args: &Args, info: &Info) -> Result<(), String> {
     let words = HDR + cfg.slots * FIELDS;
     // SAFETY: a plain allocation; QEMU zeroes it and grows it with vCPUs.
     let sb = unsafe { qemu_plugin_scoreboard_new(words * 8) } as usize;
-    let kernel = if syms.is_empty() { "kernel" } else { "[kernel: not in System.map]" };
-    let names = vec!["user".into(), kernel.into(), "[kernel: slots= exhausted]".into()];
+    let kernel = if syms.is_empty() {
+        "kernel"
+    } else {
+        "[kernel: not in System.map]"
+    };
+    let names = vec![
+        "user".into(),
+        kernel.into(),
+        "[kernel: slots= exhausted]".into(),
+    ];
     debug_assert_eq!(names.len(), FIRST_SYM_SLOT);
     let st = State {
         lines: Lines::new(cfg.lines_log2),
@@ -500,10 +532,8 @@ fn setup(id: qemu_plugin_id_t, args: &Args, info: &Info) -> Result<(), String> {
         }
     })
     .map_err(|e| e.to_string())?;
-    if start {
-        if let Some(st) = STATE.get() {
-            st.command(CMD_START, 0);
-        }
+    if start && let Some(st) = STATE.get() {
+        st.command(CMD_START, 0);
     }
     Ok(())
 }
@@ -566,7 +596,11 @@ mod tests {
         assert!(args(&["report=/x", "top=0"]).unwrap_err().contains("top=0"));
         assert!(args(&["report=/x", "lines=99"]).is_err());
         assert!(args(&["report=/x", "each=maybe"]).is_err());
-        assert!(args(&["report=/x", "bogus=1"]).unwrap_err().contains("unknown"));
+        assert!(
+            args(&["report=/x", "bogus=1"])
+                .unwrap_err()
+                .contains("unknown")
+        );
         assert!(args(&["report"]).unwrap_err().contains("KEY=VALUE"));
         assert!(args(&["report=/x", "map=/nonexistent"]).is_err());
     }

@@ -55,7 +55,10 @@ pub fn render(i: &Input) -> String {
     let mut o = String::new();
     let tags: Vec<String> = i.tags.iter().map(|t| t.to_string()).collect();
     let untracked: u64 = i.counts.iter().map(|r| r[UNTRACKED]).sum();
-    let _ = writeln!(o, "# vmashadow coherence report (tools/coherence/README.md)");
+    let _ = writeln!(
+        o,
+        "# vmashadow coherence report (tools/coherence/README.md)"
+    );
     let _ = writeln!(o, "meta,windows,{}", i.windows);
     let _ = writeln!(o, "meta,tags,{}", tags.join(" "));
     let addr = if i.system { "physical" } else { "virtual" };
@@ -84,12 +87,23 @@ pub fn render(i: &Input) -> String {
     for (j, space) in ["all", "kernel", "user"].iter().enumerate() {
         let _ = writeln!(o, "total,all,{space},{}", tot[j].csv());
     }
-    let mut order: Vec<usize> = (0..nslots).filter(|&k| per_slot[k].0.iter().any(|&x| x != 0)).collect();
+    let mut order: Vec<usize> = (0..nslots)
+        .filter(|&k| per_slot[k].0.iter().any(|&x| x != 0))
+        .collect();
     order.sort_by_key(|&k| {
         let s = &per_slot[k];
-        (std::cmp::Reverse(s.transfers()), std::cmp::Reverse(s.0[ATOMICS]), std::cmp::Reverse(s.0[INSNS]))
+        (
+            std::cmp::Reverse(s.transfers()),
+            std::cmp::Reverse(s.0[ATOMICS]),
+            std::cmp::Reverse(s.0[INSNS]),
+        )
     });
-    let _ = writeln!(o, "#sym,name,{COLS} (top {} by transfers, then atomics, then insns, of {})", i.top, order.len());
+    let _ = writeln!(
+        o,
+        "#sym,name,{COLS} (top {} by transfers, then atomics, then insns, of {})",
+        i.top,
+        order.len()
+    );
     for &k in order.iter().take(i.top) {
         let _ = writeln!(o, "sym,{},{}", i.names[k], per_slot[k].csv());
     }

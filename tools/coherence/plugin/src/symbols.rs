@@ -21,10 +21,7 @@ impl Symbols {
         for (n, line) in text.lines().enumerate() {
             let mut f = line.split_whitespace();
             let (Some(a), Some(t), Some(name)) = (f.next(), f.next(), f.next()) else {
-                return Err(format!(
-                    "line {}: not 'ADDRESS TYPE NAME': {line:?}",
-                    n + 1
-                ));
+                return Err(format!("line {}: not 'ADDRESS TYPE NAME': {line:?}", n + 1));
             };
             let addr = u64::from_str_radix(a, 16)
                 .map_err(|_| format!("line {}: bad address {a:?}", n + 1))?;
@@ -68,9 +65,18 @@ mod tests {
              ffffffff81000200 W weak_fn\n",
         )
         .unwrap();
-        assert_eq!(s.lookup(0xffff_ffff_8100_0000).map(|i| s.name(i)), Some("_stext"));
-        assert_eq!(s.lookup(0xffff_ffff_8100_01ff).map(|i| s.name(i)), Some("helper"));
-        assert_eq!(s.lookup(0xffff_ffff_8100_0200).map(|i| s.name(i)), Some("weak_fn"));
+        assert_eq!(
+            s.lookup(0xffff_ffff_8100_0000).map(|i| s.name(i)),
+            Some("_stext")
+        );
+        assert_eq!(
+            s.lookup(0xffff_ffff_8100_01ff).map(|i| s.name(i)),
+            Some("helper")
+        );
+        assert_eq!(
+            s.lookup(0xffff_ffff_8100_0200).map(|i| s.name(i)),
+            Some("weak_fn")
+        );
         assert_eq!(s.lookup(0xffff_ffff_80ff_ffff), None);
         assert_eq!(s.lookup(0xffff_ffff_a000_0000), None);
         assert!(Symbols::parse("garbage\n").is_err());
