@@ -211,6 +211,11 @@ for accel in "${accel_list[@]}"; do
 	log "$accel: booting, tests ${test_list[*]} (n=$n, pp-n=$ppn)"
 	boot "$accel" "$dir" || rc=$?
 	log "$accel: guest exited ($rc) after $((SECONDS - t0))s; console in $dir/console.txt"
+	# A plugin (or QEMU's plugin code) that corrupts the guest shows here.
+	splat=$(tr -d '\r' <"$dir/console.txt" | grep -a -m1 -E \
+		'BUG:|Oops|WARNING:|Kernel panic|general protection|test failed|segfault' || true)
+	check "$([ -z "$splat" ] && grep -aq '^coh: end rc=0' <(tr -d '\r' <"$dir/console.txt") && echo 1)" \
+		"$accel: the guest ran every test and its kernel log is clean${splat:+ (${splat:0:100})}"
 	for t in "${test_list[@]}"; do
 		line=$(tr -d '\r' <"$dir/console.txt" | grep -a -m1 "^coh: test=$t " || true)
 		want_tag=$(sed -n 's/.* tag=\([0-9]*\) .*/\1/p' <<<"$line")

@@ -5,11 +5,12 @@
 //! README.md for the whole story).
 //!
 //! Counting happens inside windows that the guest opens and closes with
-//! magic NOPs (`decode::magic`). Instructions and atomics are counted by
-//! inline TCG ops into a per-vCPU scoreboard, always; a window's share is
-//! the difference between the scoreboard at its start and at its stop.
-//! Loads, stores and transfers are counted by a memory callback that
-//! returns at once outside a window.
+//! magic NOPs (`decode::magic`). Instructions are counted by an execution
+//! callback per run of instructions of one symbol (usually one per
+//! translation block); atomics (decoded at translation), loads, stores and
+//! transfers by a memory callback. Both return at once outside a window
+//! and count into a per-vCPU scoreboard; a window's share is the
+//! difference between the scoreboard at its start and at its stop.
 
 mod decode;
 mod lines;
@@ -24,11 +25,9 @@ use qemu_plugin::sys::{
     qemu_plugin_cb_flags, qemu_plugin_get_hwaddr, qemu_plugin_hwaddr_is_io,
     qemu_plugin_hwaddr_phys_addr, qemu_plugin_id_t, qemu_plugin_insn_data, qemu_plugin_insn_vaddr,
     qemu_plugin_mem_is_store, qemu_plugin_mem_rw, qemu_plugin_meminfo_t, qemu_plugin_num_vcpus,
-    qemu_plugin_op, qemu_plugin_register_vcpu_insn_exec_cb,
-    qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu, qemu_plugin_register_vcpu_mem_cb,
+    qemu_plugin_register_vcpu_insn_exec_cb, qemu_plugin_register_vcpu_mem_cb,
     qemu_plugin_register_vcpu_tb_trans_cb, qemu_plugin_scoreboard, qemu_plugin_scoreboard_find,
     qemu_plugin_scoreboard_new, qemu_plugin_tb, qemu_plugin_tb_get_insn, qemu_plugin_tb_n_insns,
-    qemu_plugin_u64,
 };
 use std::collections::HashMap;
 use std::ffi::{c_uint, c_void};
@@ -264,10 +263,16 @@ impl Own {
 }
 
 /// The memory callback's key: the instruction's address (low 48 bits,
-/// which tell user and kernel addresses apart) and its slot.
-fn mem_key(pc: u64, slot: usize) -> u64 {
-    (pc & ((1 << 48) - 1)) << 16 | slot as u64
+/// which tell user and kernel addresses apart), whether it is an atomic
+/// read-modify-write ([`KEY_ATOMIC`]) and its slot (15 bits).
+fn mem_key(pc: u64, atomic: bool, slot: usize) -> u64 {
+    debug_assert!(slot <= MAX_SLOTS);
+    let flag = if atomic { KEY_ATOMIC } else { 0 };
+    (pc & ((1 << 48) - 1)) << 16 | flag | slot as u64
 }
+
+const KEY_ATOMIC: u64 = 1 << 15;
+const MAX_SLOTS: usize = 0x7fff;
 
 unsafe extern "C" fn mem_cb(
     vcpu: c_uint,
@@ -280,7 +285,7 @@ unsafe extern "C" fn mem_cb(
         return;
     }
     let key = ud as u64;
-    let slot = (key & 0xffff) as usize;
+    let slot = (key & MAX_SLOTS as u64) as usize;
     // SAFETY: `info` is the handle QEMU passed to this callback.
     let store = unsafe { qemu_plugin_mem_is_store(info) };
     // SAFETY: as above; the handle is used within this callback only.
@@ -298,6 +303,11 @@ unsafe extern "C" fn mem_cb(
     // SAFETY: QEMU runs memory callbacks on the accessing vCPU's thread.
     let c = unsafe { Own::new(st, vcpu) };
     c.bump(word(slot, if store { STORES } else { LOADS }));
+    // Every x86 atomic read-modify-write loads (QEMU calls back for its
+    // load, then its store): counted at the load.
+    if key & KEY_ATOMIC != 0 && !store {
+        c.bump(word(slot, ATOMICS));
+    }
     if vcpu >= MAX_VCPUS {
         c.bump(UNTRACKED);
         return;
@@ -338,30 +348,43 @@ unsafe extern "C" fn magic_cb(_vcpu: c_uint, ud: *mut c_void) {
     }
 }
 
+/// A run of instructions of one slot executes: `ud` = slot | instructions
+/// << 16.
+unsafe extern "C" fn insns_cb(vcpu: c_uint, ud: *mut c_void) {
+    if let Some(st) = STATE.get()
+        && st.enabled.load(Ordering::Relaxed)
+    {
+        let v = ud as u64;
+        // SAFETY: QEMU runs execution callbacks on the executing vCPU's thread.
+        let c = unsafe { Own::new(st, vcpu) };
+        let w = word((v & 0xffff) as usize, INSNS);
+        c.set(w, c.get(w) + (v >> 16));
+    }
+}
+
 unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
     let Some(st) = STATE.get() else { return };
-    let entry = |slot: usize, field: usize| qemu_plugin_u64 {
-        score: st.sb(),
-        offset: word(slot, field) * 8,
-    };
     // SAFETY: tb is the handle of this translation callback; insn handles
     // are used within it only.
     let n = unsafe { qemu_plugin_tb_n_insns(tb) };
     // (first instruction, slot, instructions) of the current run of
-    // instructions of one slot: one inline add per run.
+    // instructions of one slot, counted by a callback on its first
+    // instruction. Not by an inline op: with -accel tcg,thread=single and
+    // 2 vCPUs, QEMU 10.0.2's inline per-vCPU ops corrupt the guest (README.md,
+    // "Limits").
     let mut run: Option<(*mut _, usize, u64)> = None;
     let flush = |run: Option<(*mut _, usize, u64)>| {
-        if let Some((insn, slot, k)) = run {
-            // SAFETY: insn is a live handle of this translation.
-            unsafe {
-                qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
-                    insn,
-                    qemu_plugin_op::QEMU_PLUGIN_INLINE_ADD_U64,
-                    entry(slot, INSNS),
-                    k,
-                )
-            };
-        }
+        let Some((insn, slot, k)) = run else { return };
+        // SAFETY: insn is a live handle of this translation; the userdata
+        // is a plain value.
+        unsafe {
+            qemu_plugin_register_vcpu_insn_exec_cb(
+                insn,
+                Some(insns_cb),
+                qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
+                (slot as u64 | k << 16) as *mut c_void,
+            )
+        };
     };
     for i in 0..n {
         // SAFETY: i < n; the handles are live during this callback, buf
@@ -394,17 +417,6 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
             };
             continue;
         }
-        if decode::is_atomic(bytes) {
-            // SAFETY: live handle; the entry is inside the scoreboard.
-            unsafe {
-                qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
-                    insn,
-                    qemu_plugin_op::QEMU_PLUGIN_INLINE_ADD_U64,
-                    entry(slot, ATOMICS),
-                    1,
-                )
-            };
-        }
         // SAFETY: live handle; the userdata is a plain value, not a pointer.
         unsafe {
             qemu_plugin_register_vcpu_mem_cb(
@@ -412,7 +424,7 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
                 Some(mem_cb),
                 qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
                 qemu_plugin_mem_rw::QEMU_PLUGIN_MEM_RW,
-                mem_key(pc, slot) as *mut c_void,
+                mem_key(pc, decode::is_atomic(bytes), slot) as *mut c_void,
             )
         };
     }
@@ -453,7 +465,7 @@ fn parse_args(raw: &[String], system: bool) -> Result<(Config, Symbols, bool), S
                 syms = Symbols::parse(&text).map_err(|e| format!("map={v}: {e}"))?;
             }
             "top" => cfg.top = num(k, v, 1, 1_000_000)? as usize,
-            "slots" => cfg.slots = num(k, v, 16, 65535)? as usize,
+            "slots" => cfg.slots = num(k, v, 16, MAX_SLOTS as u64)? as usize,
             "lines" => cfg.lines_log2 = num(k, v, 10, 30)? as u32,
             "each" => cfg.each = flag(k, v)?,
             "start" => start = flag(k, v)?,
@@ -576,8 +588,7 @@ mod qemu_stubs {
         qemu_plugin_num_vcpus qemu_plugin_mem_is_store qemu_plugin_get_hwaddr
         qemu_plugin_hwaddr_is_io qemu_plugin_hwaddr_phys_addr qemu_plugin_tb_n_insns
         qemu_plugin_register_vcpu_mem_cb qemu_plugin_tb_get_insn qemu_plugin_insn_data
-        qemu_plugin_insn_vaddr qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu
-        qemu_plugin_register_vcpu_insn_exec_cb);
+        qemu_plugin_insn_vaddr qemu_plugin_register_vcpu_insn_exec_cb);
 }
 
 #[cfg(test)]
@@ -607,7 +618,12 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert_ne!(mem_key(0x401000, 0), mem_key(0xffff_8000_0040_1000, 0));
-        assert_eq!(mem_key(0x401000, 7) & 0xffff, 7);
+        assert_ne!(
+            mem_key(0x401000, false, 0),
+            mem_key(0xffff_8000_0040_1000, false, 0)
+        );
+        assert_eq!(mem_key(0x401000, true, 7) & MAX_SLOTS as u64, 7);
+        assert_ne!(mem_key(0x401000, true, 7) & KEY_ATOMIC, 0);
+        assert_eq!(mem_key(0x401000, false, MAX_SLOTS) & KEY_ATOMIC, 0);
     }
 }
