@@ -25,9 +25,10 @@ use qemu_plugin::sys::{
     qemu_plugin_cb_flags, qemu_plugin_get_hwaddr, qemu_plugin_hwaddr_is_io,
     qemu_plugin_hwaddr_phys_addr, qemu_plugin_id_t, qemu_plugin_insn_data, qemu_plugin_insn_vaddr,
     qemu_plugin_mem_is_store, qemu_plugin_mem_rw, qemu_plugin_meminfo_t, qemu_plugin_num_vcpus,
-    qemu_plugin_register_vcpu_insn_exec_cb, qemu_plugin_register_vcpu_mem_cb,
-    qemu_plugin_register_vcpu_tb_trans_cb, qemu_plugin_scoreboard, qemu_plugin_scoreboard_find,
-    qemu_plugin_scoreboard_new, qemu_plugin_tb, qemu_plugin_tb_get_insn, qemu_plugin_tb_n_insns,
+    qemu_plugin_register_vcpu_init_cb, qemu_plugin_register_vcpu_insn_exec_cb,
+    qemu_plugin_register_vcpu_mem_cb, qemu_plugin_register_vcpu_tb_trans_cb,
+    qemu_plugin_scoreboard, qemu_plugin_scoreboard_find, qemu_plugin_scoreboard_new,
+    qemu_plugin_tb, qemu_plugin_tb_get_insn, qemu_plugin_tb_n_insns,
 };
 use std::collections::HashMap;
 use std::ffi::{c_uint, c_void};
@@ -100,6 +101,8 @@ struct State {
     epoch: AtomicU64,
     slots: Mutex<Slots>,
     control: Mutex<Control>,
+    /// The host thread of each vCPU, as seen by its init callback.
+    threads: Mutex<HashMap<c_uint, std::thread::ThreadId>>,
 }
 
 static STATE: OnceLock<State> = OnceLock::new();
@@ -166,10 +169,34 @@ impl State {
             .collect()
     }
 
+    /// Why the per-vCPU counts cannot be trusted, if they cannot: under
+    /// round-robin TCG (-accel tcg,thread=single, or -icount) with several
+    /// vCPUs, QEMU 10.0 compiles the index of the vCPU that translated a
+    /// block into it, and every vCPU runs the same blocks, so callbacks get
+    /// the translating vCPU's index, not the executing one's.
+    fn shared_threads(&self) -> Option<String> {
+        let t = lock(&self.threads);
+        let distinct: std::collections::HashSet<_> = t.values().collect();
+        (t.len() > 1 && distinct.len() < t.len()).then(|| {
+            format!(
+                "{} vCPUs on {} host thread(s): round-robin TCG, where QEMU 10.0 hands \
+                 plugins the index of the vCPU that translated the code, not the one \
+                 running it; per-vCPU counts and transfers are wrong",
+                t.len(),
+                distinct.len()
+            )
+        })
+    }
+
     fn command(&self, cmd: u8, tag: u8) {
         let mut c = lock(&self.control);
         match cmd {
             CMD_START if !c.open => {
+                if c.windows == 0
+                    && let Some(w) = self.shared_threads()
+                {
+                    eprintln!("coherence plugin: warning: {w}");
+                }
                 self.epoch.fetch_add(1, Ordering::Relaxed);
                 c.start = self.read_all();
                 c.open = true;
@@ -222,6 +249,7 @@ impl State {
             system: self.cfg.system,
             top: self.cfg.top,
             lines_log2: self.cfg.lines_log2,
+            warning: self.shared_threads(),
         });
         let tmp = path.with_extension("tmp");
         if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
@@ -338,6 +366,13 @@ unsafe extern "C" fn mem_cb(
         c.set(P_KEY, key);
         c.set(P_LINE, line + 1);
         c.set(P_XFER, u64::from(xfer));
+    }
+}
+
+/// Runs on the vCPU's own thread (QEMU queues it there).
+unsafe extern "C" fn vcpu_init(_id: qemu_plugin_id_t, vcpu: c_uint) {
+    if let Some(st) = STATE.get() {
+        lock(&st.threads).insert(vcpu, std::thread::current().id());
     }
 }
 
@@ -531,12 +566,16 @@ fn setup(id: qemu_plugin_id_t, args: &Args, info: &Info) -> Result<(), String> {
             start: Vec::new(),
             acc: Vec::new(),
         }),
+        threads: Mutex::new(HashMap::new()),
     };
     if STATE.set(st).is_err() {
         return Err("loaded twice".into());
     }
-    // SAFETY: id is this plugin's; tb_trans has the callback's signature.
-    unsafe { qemu_plugin_register_vcpu_tb_trans_cb(id, Some(tb_trans)) };
+    // SAFETY: id is this plugin's; the callbacks have QEMU's signatures.
+    unsafe {
+        qemu_plugin_register_vcpu_tb_trans_cb(id, Some(tb_trans));
+        qemu_plugin_register_vcpu_init_cb(id, Some(vcpu_init));
+    }
     qemu_plugin::qemu_plugin_register_atexit_cb(id, |_| {
         if let Some(st) = STATE.get() {
             st.command(CMD_STOP, 0);
@@ -588,7 +627,8 @@ mod qemu_stubs {
         qemu_plugin_num_vcpus qemu_plugin_mem_is_store qemu_plugin_get_hwaddr
         qemu_plugin_hwaddr_is_io qemu_plugin_hwaddr_phys_addr qemu_plugin_tb_n_insns
         qemu_plugin_register_vcpu_mem_cb qemu_plugin_tb_get_insn qemu_plugin_insn_data
-        qemu_plugin_insn_vaddr qemu_plugin_register_vcpu_insn_exec_cb);
+        qemu_plugin_insn_vaddr qemu_plugin_register_vcpu_insn_exec_cb
+        qemu_plugin_register_vcpu_init_cb);
 }
 
 #[cfg(test)]

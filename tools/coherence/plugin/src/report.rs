@@ -15,6 +15,8 @@ pub struct Input<'a> {
     pub system: bool,
     pub top: usize,
     pub lines_log2: u32,
+    /// Why the counts are wrong, if they are.
+    pub warning: Option<String>,
 }
 
 const COLS: &str = "insns,atomics,loads,stores,transfers,xfer_load,xfer_store";
@@ -59,6 +61,9 @@ pub fn render(i: &Input) -> String {
         o,
         "# vmashadow coherence report (tools/coherence/README.md)"
     );
+    if let Some(w) = &i.warning {
+        let _ = writeln!(o, "meta,warning,{}", w.replace(',', ";"));
+    }
     let _ = writeln!(o, "meta,windows,{}", i.windows);
     let _ = writeln!(o, "meta,tags,{}", tags.join(" "));
     let addr = if i.system { "physical" } else { "virtual" };
