@@ -25,6 +25,8 @@
 #   --out DIR        keep consoles and reports here (default: a new
 #                    directory under $COHERENCE_CACHE/runs)
 #   --timeout S      per boot (default 900)
+#   --build-only     build the plugin and the guest programs, print the
+#                    plugin's path, boot nothing
 #
 # Environment: COHERENCE_CACHE (default $VMASHADOW_CACHE/coherence, i.e.
 # /var/cache/vmashadow/coherence): cargo's target directory, the guest
@@ -52,12 +54,14 @@ ppn=20000
 tests=all
 out=
 timeout=900
-usage() { die "usage: $0 [--kernel BZIMAGE] [--map SYSTEM.MAP] [--vng] [--accel multi,single] [--n N] [--pp-n N] [--tests LIST] [--out DIR] [--timeout S]"; }
+build_only=0
+usage() { die "usage: $0 [--build-only] [--kernel BZIMAGE] [--map SYSTEM.MAP] [--vng] [--accel multi,single] [--n N] [--pp-n N] [--tests LIST] [--out DIR] [--timeout S]"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=${2:-}; shift 2 || usage ;;
 	--map) map=${2:-}; shift 2 || usage ;;
 	--vng) vng=1; shift ;;
+	--build-only) build_only=1; shift ;;
 	--accel) accels=${2:-}; shift 2 || usage ;;
 	--n) n=${2:-}; shift 2 || usage ;;
 	--pp-n) ppn=${2:-}; shift 2 || usage ;;
@@ -102,8 +106,16 @@ plugin=$cache/target/release/libcoherence.so
 
 guest=$cache/guest
 mkdir -p "$guest"
-gcc -O2 -pthread -static -Wall -Wextra -Werror -o "$guest/coh" "$here/guest/coh.c" ||
-	die "the guest programs do not build (gcc -static needs libc6-dev)"
+for p in coh cohctl; do
+	gcc -O2 -pthread -static -Wall -Wextra -Werror -o "$guest/$p" "$here/guest/$p.c" ||
+		die "the guest program $p does not build (gcc -static needs libc6-dev)"
+done
+
+if [ "$build_only" = 1 ]; then
+	log "guest programs in $guest"
+	echo "$plugin"
+	exit 0
+fi
 
 # The kernel.
 if [ -z "$kernel" ]; then
