@@ -120,8 +120,8 @@ fi
 # The kernel.
 if [ -z "$kernel" ]; then
 	# The newest build (perf or debug) of the project's.
-	kernel=$(find "$vms_cache/build" -maxdepth 4 -path '*/build/perf-*/arch/x86/boot/bzImage' \
-		-o -path '*/build/debug-*/arch/x86/boot/bzImage' -printf '%T@ %p\n' 2>/dev/null |
+	kernel=$(find "$vms_cache/build" -maxdepth 4 \( -path '*/build/perf-*/arch/x86/boot/bzImage' \
+		-o -path '*/build/debug-*/arch/x86/boot/bzImage' \) -printf '%T@ %p\n' 2>/dev/null |
 		sort -rn | head -n 1 | cut -d' ' -f2-)
 	if [ -z "$kernel" ] && [ "$vng" = 0 ]; then
 		dl=$cache/debian-kernel
@@ -228,8 +228,8 @@ for accel in "${accel_list[@]}"; do
 		'BUG:|Oops|WARNING:|Kernel panic|general protection|test failed|segfault' || true)
 	check "$([ -z "$splat" ] && grep -aq '^coh: end rc=0' <(tr -d '\r' <"$dir/console.txt") && echo 1)" \
 		"$accel: the guest ran every test and its kernel log is clean${splat:+ (${splat:0:100})}"
-	w=$(grep -h -m1 '^meta,warning,' "$dir"/report.csv.* 2>/dev/null | head -n 1 | cut -d, -f3- || true)
-	[ -z "$w" ] || log "$accel: the plugin warns: $w"
+	w=$(grep -h -m1 -E '^meta,(warning|note),' "$dir"/report.csv.* 2>/dev/null | head -n 1 | cut -d, -f2- || true)
+	[ -z "$w" ] || log "$accel: the plugin's ${w%%,*}: ${w#*,}"
 	for t in "${test_list[@]}"; do
 		line=$(tr -d '\r' <"$dir/console.txt" | grep -a -m1 "^coh: test=$t " || true)
 		want_tag=$(sed -n 's/.* tag=\([0-9]*\) .*/\1/p' <<<"$line")

@@ -21,6 +21,7 @@ use decode::{CMD_DUMP, CMD_RESET, CMD_START, CMD_STOP};
 use lines::{Access, Lines, MAX_VCPUS};
 use qemu_plugin::install::{Args, Info};
 use qemu_plugin::plugin::{HasCallbacks, Register};
+use qemu_plugin::register::RegisterDescriptor;
 use qemu_plugin::sys::{
     qemu_plugin_cb_flags, qemu_plugin_get_hwaddr, qemu_plugin_hwaddr_is_io,
     qemu_plugin_hwaddr_phys_addr, qemu_plugin_id_t, qemu_plugin_insn_data, qemu_plugin_insn_vaddr,
@@ -103,6 +104,16 @@ struct State {
     control: Mutex<Control>,
     /// The host thread of each vCPU, as seen by its init callback.
     threads: Mutex<HashMap<c_uint, std::thread::ThreadId>>,
+    /// vCPUs in the machine (system mode; 0 in linux-user).
+    smp: usize,
+    /// Round-robin with several vCPUs, decided once every vCPU has
+    /// started: callbacks then identify the running vCPU themselves.
+    rr: OnceLock<bool>,
+    /// gs_base and k_gs_base, read in a vCPU's init callback.
+    gs_regs: OnceLock<Option<[RegisterDescriptor<'static>; 2]>>,
+    /// Round-robin: the per-CPU base (kernel GS base) of the vCPU each
+    /// scoreboard element counts for, in order of first appearance.
+    ids: [AtomicU64; MAX_VCPUS as usize],
 }
 
 static STATE: OnceLock<State> = OnceLock::new();
@@ -174,18 +185,93 @@ impl State {
     /// vCPUs, QEMU 10.0 compiles the index of the vCPU that translated a
     /// block into it, and every vCPU runs the same blocks, so callbacks get
     /// the translating vCPU's index, not the executing one's.
-    fn shared_threads(&self) -> Option<String> {
+    /// (true if the counts are wrong, why).
+    fn shared_threads(&self) -> Option<(bool, String)> {
         let t = lock(&self.threads);
         let distinct: std::collections::HashSet<_> = t.values().collect();
-        (t.len() > 1 && distinct.len() < t.len()).then(|| {
+        if t.len() < 2 || distinct.len() == t.len() {
+            return None;
+        }
+        if self.rr.get() == Some(&true) && self.gs_regs.get().is_some_and(|r| r.is_some()) {
+            return Some((
+                false,
+                format!(
+                    "{} vCPUs on {} host thread(s): round-robin TCG; QEMU 10.0 hands plugins \
+                 the index of the vCPU that translated the code; so the running vCPU is \
+                 told by its per-CPU base (GS base in the kernel; kernel GS base in user \
+                 mode); vCPU rows are in the order of those bases",
+                    t.len(),
+                    distinct.len()
+                ),
+            ));
+        }
+        Some((
+            true,
             format!(
                 "{} vCPUs on {} host thread(s): round-robin TCG, where QEMU 10.0 hands \
-                 plugins the index of the vCPU that translated the code, not the one \
-                 running it; per-vCPU counts and transfers are wrong",
+             plugins the index of the vCPU that translated the code, not the one \
+             running it, and this QEMU shows no gs_base/k_gs_base registers to tell \
+             them apart: per-vCPU counts and transfers are wrong",
                 t.len(),
                 distinct.len()
-            )
-        })
+            ),
+        ))
+    }
+
+    /// Round-robin with several vCPUs (known once they have all started).
+    fn rr(&self) -> bool {
+        if let Some(&rr) = self.rr.get() {
+            return rr;
+        }
+        let t = lock(&self.threads);
+        if self.smp < 2 || t.len() < self.smp {
+            return false;
+        }
+        let distinct: std::collections::HashSet<_> = t.values().collect();
+        *self.rr.get_or_init(|| distinct.len() < t.len())
+    }
+
+    /// The vCPU a callback runs on: QEMU's index, or under round-robin
+    /// the scoreboard element of the running vCPU's per-CPU base.
+    fn running_vcpu(&self, given: c_uint) -> c_uint {
+        if self.rr.get() != Some(&true) {
+            return given;
+        }
+        let Some(Some(regs)) = self.gs_regs.get() else {
+            return given;
+        };
+        let read = |r: &RegisterDescriptor| {
+            r.read()
+                .ok()
+                .and_then(|b| {
+                    b.get(..8)
+                        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                })
+                .unwrap_or(0)
+        };
+        let gs = read(&regs[0]);
+        let base = if gs >= KERNEL_START {
+            gs
+        } else {
+            read(&regs[1])
+        };
+        if base < KERNEL_START {
+            return given; // no per-CPU base yet (early boot)
+        }
+        let n = self.smp.min(self.ids.len());
+        for (i, id) in self.ids[..n].iter().enumerate() {
+            let mut x = id.load(Ordering::Acquire);
+            if x == 0 {
+                x = match id.compare_exchange(0, base, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => base,
+                    Err(now) => now,
+                };
+            }
+            if x == base {
+                return i as c_uint;
+            }
+        }
+        given
     }
 
     fn command(&self, cmd: u8, tag: u8) {
@@ -193,9 +279,10 @@ impl State {
         match cmd {
             CMD_START if !c.open => {
                 if c.windows == 0
-                    && let Some(w) = self.shared_threads()
+                    && let Some((bad, w)) = self.shared_threads()
                 {
-                    eprintln!("coherence plugin: warning: {w}");
+                    let kind = if bad { "warning" } else { "note" };
+                    eprintln!("coherence plugin: {kind}: {w}");
                 }
                 self.epoch.fetch_add(1, Ordering::Relaxed);
                 c.start = self.read_all();
@@ -241,6 +328,22 @@ impl State {
 
     fn write(&self, path: &PathBuf, counts: &[Vec<u64>], windows: u64, tags: &[u8]) {
         let names = lock(&self.slots).names.clone();
+        let mut counts = counts.to_vec();
+        if self.rr.get() == Some(&true) {
+            // Elements in the order of their vCPUs' per-CPU bases, which
+            // the kernel lays out in CPU order.
+            let key = |i: usize| {
+                self.ids
+                    .get(i)
+                    .map(|a| a.load(Ordering::Relaxed))
+                    .filter(|&x| x != 0)
+                    .unwrap_or(u64::MAX)
+            };
+            let mut order: Vec<usize> = (0..counts.len()).collect();
+            order.sort_by_key(|&i| key(i));
+            counts = order.iter().map(|&i| counts[i].clone()).collect();
+        }
+        let counts = &counts;
         let text = report::render(&report::Input {
             counts,
             names: &names,
@@ -328,7 +431,9 @@ unsafe extern "C" fn mem_cb(
         // SAFETY: as above.
         unsafe { qemu_plugin_hwaddr_phys_addr(hw) }
     };
-    // SAFETY: QEMU runs memory callbacks on the accessing vCPU's thread.
+    let vcpu = st.running_vcpu(vcpu);
+    // SAFETY: QEMU runs memory callbacks on the accessing vCPU's thread
+    // (under round-robin, the one thread of every vCPU).
     let c = unsafe { Own::new(st, vcpu) };
     c.bump(word(slot, if store { STORES } else { LOADS }));
     // Every x86 atomic read-modify-write loads (QEMU calls back for its
@@ -373,6 +478,11 @@ unsafe extern "C" fn mem_cb(
 unsafe extern "C" fn vcpu_init(_id: qemu_plugin_id_t, vcpu: c_uint) {
     if let Some(st) = STATE.get() {
         lock(&st.threads).insert(vcpu, std::thread::current().id());
+        st.gs_regs.get_or_init(|| {
+            let regs = qemu_plugin::qemu_plugin_get_registers().ok()?;
+            let find = |n: &str| regs.iter().find(|r| r.name == n).cloned();
+            Some([find("gs_base")?, find("k_gs_base")?])
+        });
     }
 }
 
@@ -390,6 +500,7 @@ unsafe extern "C" fn insns_cb(vcpu: c_uint, ud: *mut c_void) {
         && st.enabled.load(Ordering::Relaxed)
     {
         let v = ud as u64;
+        let vcpu = st.running_vcpu(vcpu);
         // SAFETY: QEMU runs execution callbacks on the executing vCPU's thread.
         let c = unsafe { Own::new(st, vcpu) };
         let w = word((v & 0xffff) as usize, INSNS);
@@ -408,6 +519,12 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
     // 2 vCPUs, QEMU 10.0.2's inline per-vCPU ops corrupt the guest (README.md,
     // "Limits").
     let mut run: Option<(*mut _, usize, u64)> = None;
+    // Round-robin: the callbacks read the running vCPU's GS bases.
+    let flags = if st.rr() {
+        qemu_plugin_cb_flags::QEMU_PLUGIN_CB_R_REGS
+    } else {
+        qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS
+    };
     let flush = |run: Option<(*mut _, usize, u64)>| {
         let Some((insn, slot, k)) = run else { return };
         // SAFETY: insn is a live handle of this translation; the userdata
@@ -416,7 +533,7 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
             qemu_plugin_register_vcpu_insn_exec_cb(
                 insn,
                 Some(insns_cb),
-                qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
+                flags,
                 (slot as u64 | k << 16) as *mut c_void,
             )
         };
@@ -457,7 +574,7 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
             qemu_plugin_register_vcpu_mem_cb(
                 insn,
                 Some(mem_cb),
-                qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
+                flags,
                 qemu_plugin_mem_rw::QEMU_PLUGIN_MEM_RW,
                 mem_key(pc, decode::is_atomic(bytes), slot) as *mut c_void,
             )
@@ -567,6 +684,13 @@ fn setup(id: qemu_plugin_id_t, args: &Args, info: &Info) -> Result<(), String> {
             acc: Vec::new(),
         }),
         threads: Mutex::new(HashMap::new()),
+        smp: info
+            .system
+            .as_ref()
+            .map_or(0, |s| s.smp_vcpus.max(0) as usize),
+        rr: OnceLock::new(),
+        gs_regs: OnceLock::new(),
+        ids: std::array::from_fn(|_| AtomicU64::new(0)),
     };
     if STATE.set(st).is_err() {
         return Err("loaded twice".into());

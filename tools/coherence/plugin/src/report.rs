@@ -15,8 +15,9 @@ pub struct Input<'a> {
     pub system: bool,
     pub top: usize,
     pub lines_log2: u32,
-    /// Why the counts are wrong, if they are.
-    pub warning: Option<String>,
+    /// A note on how vCPUs were told apart, or why the counts are wrong
+    /// (true).
+    pub warning: Option<(bool, String)>,
 }
 
 const COLS: &str = "insns,atomics,loads,stores,transfers,xfer_load,xfer_store";
@@ -61,8 +62,9 @@ pub fn render(i: &Input) -> String {
         o,
         "# vmashadow coherence report (tools/coherence/README.md)"
     );
-    if let Some(w) = &i.warning {
-        let _ = writeln!(o, "meta,warning,{}", w.replace(',', ";"));
+    if let Some((bad, w)) = &i.warning {
+        let kind = if *bad { "warning" } else { "note" };
+        let _ = writeln!(o, "meta,{kind},{}", w.replace(',', ";"));
     }
     let _ = writeln!(o, "meta,windows,{}", i.windows);
     let _ = writeln!(o, "meta,tags,{}", tags.join(" "));
