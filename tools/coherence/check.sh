@@ -120,7 +120,7 @@ fi
 # The kernel.
 if [ -z "$kernel" ]; then
 	# The newest build (perf or debug) of the project's.
-	kernel=$(find "$vms_cache/build" -maxdepth 4 \( -path '*/build/perf-*/arch/x86/boot/bzImage' \
+	kernel=$(find "$vms_cache/build" -maxdepth 5 \( -path '*/build/perf-*/arch/x86/boot/bzImage' \
 		-o -path '*/build/debug-*/arch/x86/boot/bzImage' \) -printf '%T@ %p\n' 2>/dev/null |
 		sort -rn | head -n 1 | cut -d' ' -f2-)
 	if [ -z "$kernel" ] && [ "$vng" = 0 ]; then
