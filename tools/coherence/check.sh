@@ -179,11 +179,12 @@ boot() { # accel dir
 	mkdir -p "$dir"
 	popts="$plugin,report=$dir/report.csv,each=on${map:+,map=$map}"
 	if [ "$vng" = 1 ]; then
-		local vng_bin=${VNG:-$vms_cache/venv/bin/vng}
-		[ -x "$vng_bin" ] || die "virtme-ng not at $vng_bin (make deps)"
-		timeout -k 10 "$timeout" "$vng_bin" --run "$kdir" --disable-kvm --cpus 2 \
+		# vng runs virtme-run from its venv, as scripts/vm.sh does.
+		local venv=$vms_cache/venv
+		[ -x "$venv/bin/vng" ] || die "virtme-ng not in $venv (make deps)"
+		PATH=$venv/bin:$PATH timeout -k 10 "$timeout" vng -v --run "$kdir" --disable-kvm --cpus 2 \
 			--memory 1G --force-9p --rodir "$guest" \
-			--append "nokaslr no5lvl" \
+			--append "root=/dev/root nokaslr no5lvl" \
 			--qemu-opts="-accel tcg,thread=$accel -plugin $popts" \
 			--exec "$guest/coh $tl $n $ppn" </dev/null >"$dir/console.txt" 2>&1 || rc=$?
 	else
