@@ -93,14 +93,21 @@ fi
 [ -z "$map" ] || [ -f "$map" ] || die "--map $map: no such file"
 
 qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 not installed (make deps)"
-command -v cargo >/dev/null || die "cargo not found"
+# Debian's cargo and rustc (cargo-web, rustc-web: what make deps installs and
+# the project builds with) when present, else whatever cargo is on PATH.
+if [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ]; then
+	cargo=(env RUSTC=/usr/bin/rustc /usr/bin/cargo)
+else
+	command -v cargo >/dev/null || die "cargo not found (make deps)"
+	cargo=(cargo)
+fi
 command -v gcc >/dev/null || die "gcc not found"
 mkdir -p "$cache" || die "cannot create $cache (set COHERENCE_CACHE)"
 
 # The plugin: cargo's own cache keys the build.
 log "building the plugin (cargo, target directory $cache/target)"
 CARGO_TARGET_DIR=$cache/target COHERENCE_QEMU=$qemu \
-	cargo build --release --locked --quiet --manifest-path "$here/plugin/Cargo.toml" >&2 ||
+	"${cargo[@]}" build --release --locked --quiet --manifest-path "$here/plugin/Cargo.toml" >&2 ||
 	die "the plugin does not build"
 plugin=$cache/target/release/libcoherence.so
 
