@@ -95,3 +95,19 @@ if grep -qE '^(warning|error)' "$mo/clippy.log"; then
 	die "clippy reported warnings"
 fi
 log "clippy clean"
+
+# The coherence plugin (tools/coherence/plugin), with Debian's cargo and
+# rustc as its check.sh builds it: rustfmt, clippy (warnings are errors),
+# its unit tests.
+plugin=$VMS_TOP/tools/coherence/plugin
+ctarget=${COHERENCE_CACHE:-$VMS_CACHE/coherence}/target
+cargo=(env RUSTC=/usr/bin/rustc RUSTFMT=/usr/bin/rustfmt CARGO_TARGET_DIR="$ctarget" /usr/bin/cargo)
+(cd "$plugin" && "${cargo[@]}" fmt --check) ||
+	die "rustfmt: tools/coherence/plugin needs 'cargo fmt'"
+(cd "$plugin" && "${cargo[@]}" clippy --locked --release --all-targets --quiet -- -D warnings) ||
+	die "clippy: tools/coherence/plugin has warnings"
+(cd "$plugin" && "${cargo[@]}" test --locked --release --quiet >"$mo/coherence-test.log" 2>&1) || {
+	cat "$mo/coherence-test.log" >&2
+	die "tools/coherence/plugin: unit tests failed"
+}
+log "coherence plugin: rustfmt, clippy and unit tests clean"

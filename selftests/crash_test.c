@@ -364,7 +364,6 @@ TEST_F_TIMEOUT(crash, kthread_borrowed_mm_waits, 300)
 	char *victim = fresh_page(self->page);
 	struct reader r;
 	struct writer wr;
-	struct vms_stats s;
 	double held;
 	pthread_t w, t;
 
@@ -400,13 +399,13 @@ TEST_F_TIMEOUT(crash, kthread_borrowed_mm_waits, 300)
 	}
 	TH_LOG("%s: a kthread's copy_from_user() under a %d ms writer took %.0f ms",
 	       vms_modes[variant->mode], HOLD_MS, r.elapsed * 1000);
-	/* Waited for mmap_lock: most of the hold, in every mode. */
+	/*
+	 * Waited for mmap_lock: most of the hold, in every mode. A kernel
+	 * thread's fault never reaches the hook (kthread_use_mm() pins only
+	 * mm_count): the core takes mmap_lock for it as it does without one,
+	 * which module_test's kernel_thread_faults_skip_the_hook checks.
+	 */
 	EXPECT_GT(r.elapsed, HOLD_MS / 2 / 1000.0);
-	/* The fault did reach the hook, as a kernel-mode fault (not in stock). */
-	ASSERT_EQ(0, vms_stats(&s));
-	if (variant->mode != 0) {
-		EXPECT_GE(vms_count(&s, "kernel", variant->mode), 1);
-	}
 	munmap(victim, self->page);
 }
 
