@@ -25,6 +25,9 @@
 #                  rustfmt + clippy; warnings are errors
 #   make lint-scripts  the scripts' part of make lint only (seconds, no kernel)
 #   make fmt       rustfmt in place
+#   make coherence / coherence-test / coherence-lint  the coherence plugin
+#                  (tools/coherence/): build it; check its counts in a guest
+#                  (make test runs these checks); lint it (make lint does)
 #   make check-splats-test  the splat checker's self-test
 #   make bench-report-test  the bench report's self-test
 #   make clean     remove the clone's outputs (not the cache)
@@ -131,6 +134,8 @@ check-splats-test:
 
 bench-report-test: deps
 	@"$(VMS_VENV)/bin/python" $(S)/bench-report.py --self-test
+
+include tools/coherence/coherence.mk
 
 clean:
 	rm -rf build results

@@ -48,6 +48,15 @@ step "maple tree fix (userland)" "$VMS_TOP/scripts/test-maple-userland.sh" >"$re
 
 # The kernel's maple tree test module, on a whole run only (TESTS unset),
 # copied beside the results: virtme-ng hides the cache under /var/cache.
+# The coherence bench's instrument, proven on programs with known answers,
+# in a bare boot of this kernel (tools/coherence/README.md).
+if [ -z "$only_tests" ]; then
+	step "coherence plugin checks" "$VMS_TOP/tools/coherence/check.sh" \
+		--kernel "$kdir/arch/x86/boot/bzImage" --map "$kdir/System.map" \
+		--out "$res/coherence" >"$res/coherence-tap.log" ||
+		log "coherence plugin checks FAILED (see $res/coherence-tap.log)"
+fi
+
 maple_opt=
 if [ -z "$only_tests" ]; then
 	cp "$kdir/lib/test_maple_tree.ko" "$res/"
@@ -137,6 +146,10 @@ guest_verdict "$res" || fail=1
 } >"$res/run-tap.log"
 touch "$res/tap.log" "$res/kunit.log"
 taps=("$res/host-tap.log" "$res/vars-tap.log" "$res/vma-tap.log" "$res/maple-tap.log" "$res/run-tap.log" "$res/kunit.log" "$res/tap.log")
+if [ -z "$only_tests" ]; then
+	touch "$res/coherence-tap.log"
+	taps+=("$res/coherence-tap.log")
+fi
 if [ -n "$maple_opt" ]; then
 	[ -s "$res/maple-kmod-tap.log" ] ||
 		echo "not ok 1 lib/test_maple_tree.ko: the guest never ran it" >"$res/maple-kmod-tap.log"
