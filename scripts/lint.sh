@@ -101,7 +101,8 @@ log "clippy clean"
 # its unit tests.
 plugin=$VMS_TOP/tools/coherence/plugin
 ctarget=${COHERENCE_CACHE:-$VMS_CACHE/coherence}/target
-cargo=(env RUSTC=/usr/bin/rustc RUSTFMT=/usr/bin/rustfmt CARGO_TARGET_DIR="$ctarget" /usr/bin/cargo)
+# /usr/bin first: cargo runs its subcommands (cargo-clippy, cargo-fmt) from PATH.
+cargo=(env PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTFMT=/usr/bin/rustfmt CARGO_TARGET_DIR="$ctarget" /usr/bin/cargo)
 (cd "$plugin" && "${cargo[@]}" fmt --check) ||
 	die "rustfmt: tools/coherence/plugin needs 'cargo fmt'"
 (cd "$plugin" && "${cargo[@]}" clippy --locked --release --all-targets --quiet -- -D warnings) ||

@@ -22,10 +22,12 @@ coherence:
 coherence-test:
 	@$(COHERENCE_DIR)/check.sh
 
+# Debian's cargo, rustc, rustfmt and clippy, as make lint uses them.
+COHERENCE_CARGO = cd $(COHERENCE_DIR)/plugin && env PATH="/usr/bin:$$PATH" RUSTC=/usr/bin/rustc \
+	RUSTFMT=/usr/bin/rustfmt CARGO_TARGET_DIR=$(COHERENCE_TARGET) /usr/bin/cargo
+
 coherence-lint:
 	shellcheck $(COHERENCE_DIR)/check.sh
-	cd $(COHERENCE_DIR)/plugin && cargo fmt --check
-	cd $(COHERENCE_DIR)/plugin && CARGO_TARGET_DIR=$(COHERENCE_TARGET) \
-		cargo clippy --locked --release --all-targets -- -D warnings
-	cd $(COHERENCE_DIR)/plugin && CARGO_TARGET_DIR=$(COHERENCE_TARGET) \
-		cargo test --locked --release
+	$(COHERENCE_CARGO) fmt --check
+	$(COHERENCE_CARGO) clippy --locked --release --all-targets -- -D warnings
+	$(COHERENCE_CARGO) test --locked --release
