@@ -49,6 +49,8 @@
 #   incrementally in the cache) KDIR=dir (bench-host: the running kernel's
 #   build directory) MODULE=file.ko (bench-host: a vmashadow.ko built for the
 #   running kernel, used instead of building one)
+# Cache: VMASHADOW_CACHE=/var/cache/vmashadow (environment; kernel trees and
+#   builds, the Python venv, the coherence plugin's build), outside the clone
 # Every variable is checked before anything is installed or built
 # (scripts/check-vars.sh): a bad value, or a variable no target reads, is
 # an error naming it and what it may be.

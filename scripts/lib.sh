@@ -15,7 +15,7 @@ KVER_PKG=linux-source-7.3
 KVER_DEB_VERSION=${KVER_DEB_VERSION:-7.3.4-1~bpo13+1}
 KVER_DEB_SHA256=${KVER_DEB_SHA256:-703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3}
 
-# Toolchain (see shared/docs/toolchain.md).
+# Toolchain: Debian's rustc-web and LLVM 19 (scripts/deps.sh installs them).
 VMS_LLVM=-19
 VMS_RUSTC=/usr/bin/rustc
 # The kernel's minimum on x86 (scripts/min-tool-version.sh of Linux 7.3.4).

@@ -28,7 +28,7 @@
 #define VMS_SYSFS	"/sys/module/vmashadow"
 
 static const char *const vms_modes[] = { "stock", "mmap", "pervma", "shadow" };
-/* The module's defaults (rust/hook.rs). */
+/* The module's defaults (rust/knobs.rs). */
 #define VMS_ADMIT_MS_DEFAULT	"10"
 #define VMS_MIN_AGE_MS_DEFAULT	"10"
 #define VMS_INDEX_CAP_DEFAULT	65536
