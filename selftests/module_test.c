@@ -111,6 +111,20 @@ static bool hooktest_path(char *path, size_t size)
 	return access(path, R_OK) == 0;
 }
 
+/* insmod vmashadow_hooktest.ko; 0, or -1 with errno set. */
+static int ht_insmod(const char *ko)
+{
+	int fd = open(ko, O_RDONLY | O_CLOEXEC), ret, err;
+
+	if (fd < 0)
+		return -1;
+	ret = syscall(SYS_finit_module, fd, "", 0);
+	err = errno;
+	close(fd);
+	errno = err;
+	return ret ? -1 : 0;
+}
+
 static int ht_write(const char *file, const char *val)
 {
 	return vms_write_at(HT_DEBUGFS, file, val, strlen(val));
@@ -147,16 +161,13 @@ TEST_F_TIMEOUT(module, unregistering_forgets_what_is_freed_meanwhile, 120)
 {
 	char ko[300], addr[32];
 	struct timespec t = { 0, 10 * 1000 * 1000 };
-	int fd, status, i;
+	int status, i;
 	pid_t pid;
 	char *victim;
 
 	if (!hooktest_path(ko, sizeof(ko)))
 		SKIP(return, "%s not found beside vmashadow.ko", HT_NAME ".ko");
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, syscall(SYS_finit_module, fd, "", 0)) TH_LOG("insmod: %s", strerror(errno));
-	close(fd);
+	ASSERT_EQ(0, ht_insmod(ko)) TH_LOG("insmod: %s", strerror(errno));
 
 	victim = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, victim);
@@ -215,14 +226,10 @@ TEST_F_TIMEOUT(module, kernel_thread_faults_skip_the_hook, 60)
 {
 	char ko[300], addr[32];
 	volatile char *page;
-	int fd;
 
 	if (!hooktest_path(ko, sizeof(ko)))
 		SKIP(return, "%s not found beside vmashadow.ko", HT_NAME ".ko");
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, syscall(SYS_finit_module, fd, "", 0)) TH_LOG("insmod: %s", strerror(errno));
-	close(fd);
+	ASSERT_EQ(0, ht_insmod(ko)) TH_LOG("insmod: %s", strerror(errno));
 
 	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, page);
