@@ -140,13 +140,15 @@ window() {
 # run goes, counting the anonymous rw-p mappings that hold whole 16 MiB
 # regions (none of the process's other mappings is a multiple of 16 MiB).
 merge_check() {
-	local pid i n regs big range perms inode path len r samples=0 regions=0 vmas=0 largest=0 mb=$wis_mb
+	local pid i n regs big range perms inode path len r maps samples=0 regions=0 vmas=0 largest=0 mb=$wis_mb
+	maps=$(mktemp)
 	"$bench" page_fault1 --variant threads --threads "$vcpus" --mb "$mb" \
-		--seconds 1 >/dev/null 2>&1 &
+		--seconds 2 >/dev/null 2>&1 &
 	pid=$!
 	sleep 0.5
-	for i in 1 2 3 4 5; do
-		[ -r "/proc/$pid/maps" ] || break
+	for i in 1 2 3 4 5 6 7 8; do
+		cat "/proc/$pid/maps" >"$maps" 2>/dev/null || true
+		[ -s "$maps" ] || continue
 		n=0 regs=0 big=0
 		while read -r range perms _ _ inode path; do
 			[ "$perms" = rw-p ] && [ "$inode" = 0 ] && [ -z "$path" ] || continue
@@ -155,12 +157,13 @@ merge_check() {
 			[ "$r" -ge 1 ] && [ $((len % (mb << 20))) -eq 0 ] || continue
 			n=$((n + 1)) regs=$((regs + r))
 			[ "$r" -le "$big" ] || big=$r
-		done <"/proc/$pid/maps"
+		done <"$maps"
 		samples=$((samples + 1)) regions=$((regions + regs)) vmas=$((vmas + n))
 		[ "$big" -le "$largest" ] || largest=$big
 		sleep 0.1
 	done
 	wait "$pid"
+	rm -f "$maps"
 	echo "MERGE threads=$vcpus mb=$mb samples=$samples regions=$regions vmas=$vmas largest_regions=$largest" >>"$log"
 }
 
