@@ -45,6 +45,26 @@ REFCNT_RE = re.compile(r"vma_start_read|vma_end_read|lock_vma_under_rcu|vma_refc
                        r"fault_vma_hook|lock_vma|__refcount|vma_refcount")
 RWSEM_RE = re.compile(r"down_read|up_read|rwsem|lock_mm_and_find_vma|mmap_read_lock")
 TARGETS = {"pervma": REFCNT_RE, "shadow": REFCNT_RE, "mmap": RWSEM_RE}
+# The transfers split three ways, per window, by the symbol that made them:
+# lock: the fault path's locks (REFCNT_RE or RWSEM_RE), the lines every
+# faulter of a VMA or a process shares; data: the pages' contents (zeroing,
+# user code, copies), which the plugin sees move between vCPUs because it
+# models no cache capacity (on hardware a 16 MiB region is long evicted);
+# other: everything else (page allocator, LRU, page tables, timer ticks, ...).
+DATA_RE = re.compile(r"^(user|clear_page\w*|clear_highpage\w*|clear_user\w*|__?memset|__?memcpy|memmove|"
+                     r"copy_page|copy_mc\w*|rep_\w+_alternative|_?copy_(to|from)_user\w*|"
+                     r"copy_user\w*|__copy_user\w*|filemap_read|copy_page_to_iter\w*)$")
+LOCK_RE = re.compile(REFCNT_RE.pattern + "|" + RWSEM_RE.pattern)
+
+
+def split_transfers(sym):
+    lock = data = 0
+    for name, c in sym.items():
+        if DATA_RE.search(name):
+            data += c["transfers"]
+        elif LOCK_RE.search(name):
+            lock += c["transfers"]
+    return lock, data
 
 
 def parse_kv(line):
@@ -146,6 +166,10 @@ def main(argv):
                 for f in FIELDS:
                     r[f"pf_{f}"] = r[f"all_{f}"] / faults
                 r["pf_kernel_transfers"] = r["kernel_transfers"] / faults
+                lock, data = split_transfers(p["sym"])
+                r["pf_lock_transfers"] = lock / faults
+                r["pf_data_transfers"] = data / faults
+                r["pf_other_transfers"] = (r["all_transfers"] - lock - data) / faults
                 rows.append(r)
         if ended is None:
             problems.append(f"{b}: windows.log has no END line (the guest died: see {d}/console.log)")
@@ -154,7 +178,8 @@ def main(argv):
 
     # windows.csv
     wcols = (["vcpus", "k", "rep", "mode", "scenario", "threads", "rc", "pgfault", "bench_faults", "untracked"]
-             + [f"pf_{f}" for f in FIELDS] + ["pf_kernel_transfers"]
+             + [f"pf_{f}" for f in FIELDS] + ["pf_kernel_transfers", "pf_lock_transfers",
+                                               "pf_data_transfers", "pf_other_transfers"]
              + [f"{s}_{f}" for s in ("all", "kernel", "user") for f in FIELDS])
     vcols = sorted({c for r in rows for c in r if c.startswith("vmstat_")})
     with open(os.path.join(res, "windows.csv"), "w", newline="") as f:
@@ -182,7 +207,8 @@ def main(argv):
         e = {"vcpus": key[0], "mode": key[1], "scenario": key[2], "runs": len(g),
              "threads": g[0]["threads"],
              "faults_mean": statistics.fmean(r["pgfault"] for r in g)}
-        for f in PER_FAULT + ("kernel_transfers", "loads"):
+        for f in PER_FAULT + ("kernel_transfers", "loads", "lock_transfers", "data_transfers",
+                              "other_transfers"):
             xs = [r[f"pf_{f}"] for r in g]
             m = statistics.fmean(xs)
             e[f"{f}_mean"] = m
@@ -222,7 +248,7 @@ def main(argv):
         summary.append(e)
 
     scols = ["vcpus", "scenario", "mode", "threads", "runs", "faults_mean"]
-    for f in PER_FAULT + ("kernel_transfers", "loads"):
+    for f in PER_FAULT + ("kernel_transfers", "loads", "lock_transfers", "data_transfers", "other_transfers"):
         scols += [f"{f}_mean", f"{f}_min", f"{f}_max", f"{f}_spread_pct"]
     scols += sorted({c for e in summary for c in e if c.endswith("_pf")}) + ["target"]
     with open(os.path.join(res, "summary.csv"), "w", newline="") as f:
@@ -253,6 +279,8 @@ def main(argv):
     out.append("pgfault delta. mean [min, max] over the measured repetitions; spread = (max-min)/mean.")
     out.append("A window includes the bench process's start-up, warm-up and teardown (mmap, munmap,")
     out.append("MADV_DONTNEED zaps, thread wake-ups): the per-fault figures carry those shares too.")
+    out.append("lock/data/other: transfers in the fault path's lock functions (vm_refcnt, mmap_lock), in")
+    out.append("the pages' contents (zeroing, user code, copies: no cache capacity is modelled) and the rest.")
     for vc, mg in sorted(merges.items()):
         out.append(f"page_fault1 at {vc} vCPUs: {mg.get('regions')} live {mg.get('mb')} MiB regions seen in "
                    f"{mg.get('vmas')} VMAs over {mg.get('samples')} samples of /proc/PID/maps "
@@ -265,12 +293,14 @@ def main(argv):
             out.append(f"== {e['vcpus']} vCPUs, {e['scenario']} ({e['threads']} faulting threads"
                        f"{' + writer' if e['scenario'] in ('contended', 'kernel-faults') else ''})")
             out.append(f"{'mode':<7} {'runs':>4} {'faults':>8} "
-                       f"{'insns/fault':>22} {'atomics/fault':>15} {'stores/fault':>16} {'transfers/fault':>26}")
+                       f"{'insns/fault':>22} {'atomics/fault':>15} {'stores/fault':>16} {'transfers/fault':>30}"
+                       f"  {'lock/data/other':>20}")
         def cell(f, w):
             return f"{fmt(e[f + '_mean'])} ±{e[f + '_spread_pct']:.1f}%".rjust(w)
         out.append(f"{e['mode']:<7} {e['runs']:>4} {e['faults_mean']:>8.0f} {cell('insns', 22)} "
                    f"{cell('atomics', 15)} {cell('stores', 16)} "
-                   f"{(fmt(e['transfers_mean']) + ' [' + fmt(e['transfers_min']) + ', ' + fmt(e['transfers_max']) + '] ±' + format(e['transfers_spread_pct'], '.1f') + '%').rjust(26)}")
+                   f"{(fmt(e['transfers_mean']) + ' [' + fmt(e['transfers_min']) + ', ' + fmt(e['transfers_max']) + '] ±' + format(e['transfers_spread_pct'], '.1f') + '%').rjust(30)}"
+                   f"  {fmt(e['lock_transfers_mean'])}/{fmt(e['data_transfers_mean'])}/{fmt(e['other_transfers_mean'])}")
     out.append("")
     out.append(f"Top {TOP} symbols by transfers (per fault, summed over the measured repetitions):")
     for e in summary:
