@@ -10,18 +10,25 @@ CPU at N = 1 .. 128 CPUs all faulting one VMA (the pft scenario), as
 docs/coherence-model.md explains:
 
     T(N) = max( T1(mode) + X(N) * t_transfer ,  N * K * t_transfer )
+    faults/s per CPU = 1 / T(N)
 
     T1(mode) = T1 * insns(mode) / insns(pervma)    the uncontended fault,
                calibrated on the published 1-thread pervma point (T1 =
                1e9 / 1.95e6 ns) and scaled by the measured instructions
-    X(N)     = 0 at N = 1; for N >= 2 the measured transfers per fault
-               outside the pages' contents (lock + other) at --ref-vcpus:
-               a line shared by all faulters moves once per touch per fault
-               whatever N (the other faulters took it in between)
-    K        = the measured transfers per fault in the lock functions
-               (vm_refcnt or mmap_lock: one line every fault of the VMA
-               must own in turn), so N faulters queue behind each other for
-               it: at most 1 / (K * t_transfer) faults a second in all
+    K        = the atomics per fault in the lock functions (vm_refcnt's
+               in pervma and shadow, mmap_lock's count in mmap, both in
+               stock and none): every one is an access to the one lock word
+               all faulters of the VMA share; on hardware with N >= 2
+               faulters each finds the line in another core's cache (they
+               took it in between), so each is a transfer, whatever N
+    X(N)     = 0 at N = 1; for N >= 2, K plus (--with-other) the measured
+               "other" transfers per fault at --ref-vcpus (page allocator,
+               LRU, page tables, timer ticks: lines moved as TCG interleaved
+               them, a floor); never the "data" ones (page contents: no
+               cache capacity is modelled, on hardware they come from L3 or
+               memory, a cost already inside T1)
+    N*K*t    = the lock word is one line: N faulters take it in turn, so
+               all together they cannot fault faster than 1 / (K * t)
 
 Options:
     --t-transfer NS   core-to-core transfer time (default 79.5: AMD Zen 4,
@@ -32,6 +39,7 @@ Options:
     --ref-vcpus V     the vCPU count whose counts are used (default 2: the
                       only one where every vCPU has a host core, under MTTCG
                       the finest interleaving this host gives)
+    --with-other      add the measured "other" transfers to X(N)
     --csv             the table as CSV
 
 Python 3 standard library only.
@@ -54,12 +62,15 @@ def die(msg, code=2):
 def main(argv):
     opts = {"t-transfer": 79.5, "t1": 1e9 / 1.95e6, "scenario": "pft", "ref-vcpus": 2}
     as_csv = False
+    with_other = False
     args = argv[1:]
     pos = []
     while args:
         a = args.pop(0)
         if a == "--csv":
             as_csv = True
+        elif a == "--with-other":
+            with_other = True
         elif a.startswith("--") and a[2:] in opts:
             if not args:
                 die(f"{a} needs a value")
@@ -97,31 +108,33 @@ def main(argv):
             continue
         r = rows[mode]
         insns = float(r["insns_mean"])
-        lock = float(r["lock_transfers_mean"])
-        other = float(r["other_transfers_mean"])
+        k = float(r["lock_atomics_mean"])
+        seen = float(r["lock_transfers_mean"])
+        other = float(r["other_transfers_mean"]) if with_other else 0.0
         t1m = t1 * insns / i_ref
         proj = []
         for n in NS:
-            x = 0.0 if n == 1 else lock + other
-            t = max(t1m + x * tx, n * lock * tx)
+            x = 0.0 if n == 1 else k + other
+            t = max(t1m + x * tx, n * k * tx)
             proj.append(1e3 / t)  # M faults/s per CPU
-        out.append((mode, insns, lock, other, t1m, proj))
+        out.append((mode, insns, k, seen, other, t1m, proj))
     if as_csv:
         w = csv.writer(sys.stdout)
-        w.writerow(["mode", "insns_per_fault", "lock_transfers", "other_transfers", "t1_ns"]
-                   + [f"mfaults_per_cpu_n{n}" for n in NS])
-        for mode, insns, lock, other, t1m, proj in out:
-            w.writerow([mode, f"{insns:.0f}", f"{lock:.3f}", f"{other:.3f}", f"{t1m:.1f}"]
+        w.writerow(["mode", "insns_per_fault", "k_lock_atomics", "lock_transfers_seen", "other_transfers",
+                    "t1_ns"] + [f"mfaults_per_cpu_n{n}" for n in NS])
+        for mode, insns, k, seen, other, t1m, proj in out:
+            w.writerow([mode, f"{insns:.0f}", f"{k:.3f}", f"{seen:.3f}", f"{other:.3f}", f"{t1m:.1f}"]
                        + [f"{p:.3f}" for p in proj])
         return 0
     print(f"Projection: {opts['scenario']}, counts of {opts['ref-vcpus']} vCPUs from {pos[0]}; "
-          f"t_transfer {tx:g} ns, T1(pervma) {t1:.1f} ns")
-    print("M faults/s per CPU at N CPUs all faulting one VMA")
-    print(f"{'mode':<8}{'insns':>8}{'K lock':>8}{'other':>8}{'T1 ns':>8} "
-          + "".join(f"{'N=' + str(n):>8}" for n in NS))
-    for mode, insns, lock, other, t1m, proj in out:
-        print(f"{mode:<8}{insns:>8.0f}{lock:>8.2f}{other:>8.2f}{t1m:>8.0f} "
-              + "".join(f"{p:>8.3f}" for p in proj))
+          f"t_transfer {tx:g} ns, T1(pervma) {t1:.1f} ns, X = K{' + other' if with_other else ''}")
+    print("M faults/s per CPU at N CPUs all faulting one VMA (K: lock-word atomics per fault;")
+    print("seen: the lock functions' transfers per fault TCG produced; other: added to X if --with-other)")
+    print(f"{'mode':<8}{'insns':>8}{'K':>6}{'seen':>6}{'other':>7}{'T1 ns':>7} "
+          + "".join(f"{'N=' + str(n):>7}" for n in NS))
+    for mode, insns, k, seen, other, t1m, proj in out:
+        print(f"{mode:<8}{insns:>8.0f}{k:>6.2f}{seen:>6.2f}{other:>7.2f}{t1m:>7.0f} "
+              + "".join(f"{p:>7.3f}" for p in proj))
     print(f"{'published pervma (Zen 5, 6.14 per-VMA refcount series v10 review)':<48}"
           + "".join(f"  N={n}: {v:.2f}" for n, v in PUBLISHED.items()))
     return 0

@@ -61,13 +61,16 @@ LOCK_RE = re.compile(REFCNT_RE.pattern + "|" + RWSEM_RE.pattern)
 
 
 def split_transfers(sym):
-    lock = data = 0
+    """Transfers in the lock and the data functions, and the lock functions'
+    atomics (each an access to a lock word: what would move on hardware)."""
+    lock = data = lock_atomics = 0
     for name, c in sym.items():
         if DATA_RE.search(name):
             data += c["transfers"]
         elif LOCK_RE.search(name):
             lock += c["transfers"]
-    return lock, data
+            lock_atomics += c["atomics"]
+    return lock, data, lock_atomics
 
 
 def parse_kv(line):
@@ -169,7 +172,8 @@ def main(argv):
                 for f in FIELDS:
                     r[f"pf_{f}"] = r[f"all_{f}"] / faults
                 r["pf_kernel_transfers"] = r["kernel_transfers"] / faults
-                lock, data = split_transfers(p["sym"])
+                lock, data, lock_atomics = split_transfers(p["sym"])
+                r["pf_lock_atomics"] = lock_atomics / faults
                 r["pf_lock_transfers"] = lock / faults
                 r["pf_data_transfers"] = data / faults
                 r["pf_other_transfers"] = (r["all_transfers"] - lock - data) / faults
@@ -182,7 +186,7 @@ def main(argv):
     # windows.csv
     wcols = (["vcpus", "k", "rep", "mode", "scenario", "threads", "rc", "pgfault", "bench_faults", "untracked"]
              + [f"pf_{f}" for f in FIELDS] + ["pf_kernel_transfers", "pf_lock_transfers",
-                                               "pf_data_transfers", "pf_other_transfers"]
+                                               "pf_data_transfers", "pf_other_transfers", "pf_lock_atomics"]
              + [f"{s}_{f}" for s in ("all", "kernel", "user") for f in FIELDS])
     vcols = sorted({c for r in rows for c in r if c.startswith("vmstat_")})
     with open(os.path.join(res, "windows.csv"), "w", newline="") as f:
@@ -211,7 +215,7 @@ def main(argv):
              "threads": g[0]["threads"],
              "faults_mean": statistics.fmean(r["pgfault"] for r in g)}
         for f in PER_FAULT + ("kernel_transfers", "loads", "lock_transfers", "data_transfers",
-                              "other_transfers"):
+                              "other_transfers", "lock_atomics"):
             xs = [r[f"pf_{f}"] for r in g]
             m = statistics.fmean(xs)
             e[f"{f}_mean"] = m
@@ -255,7 +259,8 @@ def main(argv):
         summary.append(e)
 
     scols = ["vcpus", "scenario", "mode", "threads", "runs", "faults_mean"]
-    for f in PER_FAULT + ("kernel_transfers", "loads", "lock_transfers", "data_transfers", "other_transfers"):
+    for f in PER_FAULT + ("kernel_transfers", "loads", "lock_transfers", "data_transfers", "other_transfers",
+              "lock_atomics"):
         scols += [f"{f}_mean", f"{f}_min", f"{f}_max", f"{f}_spread_pct"]
     scols += sorted({c for e in summary for c in e if c.endswith("_pf")}) + ["target"]
     with open(os.path.join(res, "summary.csv"), "w", newline="") as f:
