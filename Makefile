@@ -9,6 +9,9 @@
 #   make bench     perf kernel + module + benches (main boot, then the path
 #                  boot) + the effect table
 #   make bench-compare A=DIR B=DIR   two bench results directories, B against A
+#   make bench-coherence  perf kernel + the coherence plugin: instructions,
+#                  atomics, stores and cache-line transfers per fault, per
+#                  mode, scenario and vCPUs (2, 4, 8), one TCG boot each
 #   make deps      install what is missing (Debian 12/13 packages, bindgen, virtme-ng)
 #   make kernel    build the kernel (FLAVOUR=debug|perf, default debug)
 #   make kernel-config  configure the kernel and check its fragments, no build
@@ -43,6 +46,10 @@
 #   PATH_ADMIT_MS=10 (path bench; default: the module's); make bench prints
 #   its plan and ETA first
 #   and refuses a plan that cannot finish inside TIMEOUT (default: from the plan)
+# Coherence bench options: COH_CPUS="2 4 8" COH_R=3 COH_SECONDS=0.3
+#   COH_MODES="none stock mmap pervma shadow"
+#   COH_SCENARIOS="pft page_fault1 contended kernel-faults" COH_ACCEL=multi|single
+#   (FLAVOUR defaults to perf here)
 # Kernel options: EXTRA_CONFIG=file[,file] (fragments merged after the
 #   project's, e.g. kernel/config/examples/bare-metal.config)
 #   KSRC=/path/to/linux (your own tree with the series applied, built
@@ -60,7 +67,7 @@ S := scripts
 # The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all help test stress bench bench-compare bench-host bench-host-test deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
+.PHONY: all help test stress bench bench-coherence bench-compare bench-host bench-host-test deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
 
 all: module
 
@@ -75,6 +82,9 @@ stress:
 
 bench:
 	@$(S)/bench.sh
+
+bench-coherence:
+	@FLAVOUR=$(if $(filter command line environment,$(origin FLAVOUR)),$(FLAVOUR),perf) $(S)/coherence-bench.sh
 
 bench-compare:
 	@$(S)/check-vars.sh

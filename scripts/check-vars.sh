@@ -27,7 +27,8 @@
 SELFTESTS=$(sed -n 's/^TEST_GEN_PROGS *:= *//p' "$VMS_TOP/selftests/Makefile")
 KNOWN=(A B CPUS MEMORY TIMEOUT KVM FLAVOUR TESTS CRASH SLICE DURATION R
 	SECONDS_PER_RUN ONLY THREADS PATH_R PATH_VMAS PATH_ADMIT_MS VMASHADOW_CACHE
-	KVER_DEB_VERSION KVER_DEB_SHA256 EXTRA_CONFIG KSRC KDIR MODULE)
+	KVER_DEB_VERSION KVER_DEB_SHA256 EXTRA_CONFIG KSRC KDIR MODULE
+	COH_CPUS COH_R COH_SECONDS COH_MODES COH_SCENARIOS COH_ACCEL)
 
 errs=()
 bad() { errs+=("$1"); }
@@ -115,6 +116,24 @@ fi
 	"the path bench's other-VMA counts, integers 0..65536, e.g. PATH_VMAS=\"1 256 4096 65536\" (default \"1 256 4096\")"
 [ -z "${PATH_ADMIT_MS:-}" ] || int_in PATH_ADMIT_MS "$PATH_ADMIT_MS" 0 10000 \
 	"the module's admit_ms in the path boot, an integer 0..10000 (default: the module's own, 10)"
+# make bench-coherence (scripts/coherence-bench.sh).
+[ -z "${COH_CPUS:-}" ] || list_in COH_CPUS "$COH_CPUS" 1 32 \
+	"the coherence bench's vCPU counts, one boot each, integers 1..32 (the plugin's limit), e.g. COH_CPUS=\"2 4 8\" (the default)"
+[ -z "${COH_R:-}" ] || int_in COH_R "$COH_R" 1 100 \
+	"the coherence bench's measured repetitions, an integer 1..100 (default 3)"
+if [ -n "${COH_SECONDS:-}" ]; then
+	[[ "$COH_SECONDS" =~ ^[0-9]{1,4}(\.[0-9]{1,6})?$ ]] &&
+		awk -v s="$COH_SECONDS" 'BEGIN { exit !(s >= 0.01 && s <= 3600) }' ||
+		bad "COH_SECONDS='$COH_SECONDS': seconds of one coherence bench run, a number 0.01..3600 (default 0.3)"
+fi
+[ -z "${COH_MODES:-}" ] || words_in COH_MODES "$COH_MODES" "none stock mmap pervma shadow" \
+	"the coherence bench's modes, some of: none stock mmap pervma shadow (default all)"
+[ -z "${COH_SCENARIOS:-}" ] || words_in COH_SCENARIOS "$COH_SCENARIOS" "pft page_fault1 contended kernel-faults" \
+	"the coherence bench's scenarios, some of: pft page_fault1 contended kernel-faults (default all)"
+case "${COH_ACCEL:-multi}" in
+multi | single) ;;
+*) bad "COH_ACCEL='$COH_ACCEL': the coherence bench's TCG threading: multi (MTTCG, the default) or single (round-robin)" ;;
+esac
 if [ -n "${EXTRA_CONFIG:-}" ]; then
 	read -ra words <<<"${EXTRA_CONFIG//,/ }"
 	[ ${#words[@]} -gt 0 ] || bad "EXTRA_CONFIG='$EXTRA_CONFIG': names no file; config fragments to merge after the project's, e.g. EXTRA_CONFIG=kernel/config/examples/bare-metal.config"

@@ -26,6 +26,9 @@
 #                          per instruction executed
 #   --print-accel          print the accelerator a boot would use (kvm or
 #                          tcg) and exit
+#   --qemu-opts OPTS       extra QEMU arguments (vng --qemu-opts), e.g. the
+#                          coherence plugin's "-plugin ...": words split at
+#                          spaces, so no spaces inside an argument
 #
 # KVM is used when it really works (KVM=auto, the default, probes it once per
 # host and caches the answer), else TCG. KVM=on or KVM=off forces it.
@@ -43,10 +46,11 @@ icount=0
 print_accel=0
 console=
 append=
+qemu_opts=
 rwdirs=()
 rodirs=()
 
-usage() { die "usage: $0 [--flavour perf|debug] [--cpus N] [--memory SIZE] [--timeout S] [--rwdir DIR] [--rodir DIR] [--console FILE] [--append ARGS] [--icount] --exec CMD | --shell | --print-accel"; }
+usage() { die "usage: $0 [--flavour perf|debug] [--cpus N] [--memory SIZE] [--timeout S] [--rwdir DIR] [--rodir DIR] [--console FILE] [--append ARGS] [--icount] [--qemu-opts OPTS] --exec CMD | --shell | --print-accel"; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -61,6 +65,7 @@ while [ $# -gt 0 ]; do
 	--exec) cmd=${2:-}; shift 2 ;;
 	--shell) shell=1; shift ;;
 	--icount) icount=1; shift ;;
+	--qemu-opts) qemu_opts=${2:-}; shift 2 ;;
 	--print-accel) print_accel=1; shift ;;
 	*) usage ;;
 	esac
@@ -119,6 +124,7 @@ fi
 # interrupt during identify_cpu(), long before anything of ours runs.
 args=(--run "$kdir" "${accel[@]}" --cpus "$cpus" --memory "$memory" --force-9p
 	--append "root=/dev/root no5lvl kunit.filter_glob=vmashadow* $append")
+[ -z "$qemu_opts" ] || args+=(--qemu-opts="$qemu_opts")
 for d in "${rwdirs[@]}"; do
 	args+=(--rwdir "$d")
 done
