@@ -95,9 +95,7 @@ else
 	built="module built against $kdir"
 fi
 benchdir=$VMS_TOP/build/bench-host
-mkdir -p "$benchdir"
-step "bench program" cc -O2 -Wall -Wextra -Werror -pthread \
-	-o "$benchdir/vmashadow_bench" "$VMS_TOP/selftests/bench/vmashadow_bench.c" -lm
+build_bench "$benchdir"
 
 res=$VMS_TOP/results/bench-host/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$res"

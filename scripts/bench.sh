@@ -63,9 +63,7 @@ kdir=$(step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour")
 mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
 read -r ko <<<"$mods"
 benchdir=$VMS_TOP/build/bench
-mkdir -p "$benchdir"
-step "bench program" cc -O2 -Wall -Wextra -Werror -pthread \
-	-o "$benchdir/vmashadow_bench" "$VMS_TOP/selftests/bench/vmashadow_bench.c" -lm
+build_bench "$benchdir"
 
 mkdir -p "$res"
 ln -sfn "$(basename "$res")" "$latest"

@@ -81,9 +81,7 @@ kdir=$(step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour")
 mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
 read -r ko <<<"$mods"
 benchdir=$VMS_TOP/build/bench
-mkdir -p "$benchdir"
-step "bench program" cc -O2 -Wall -Wextra -Werror -pthread \
-	-o "$benchdir/vmashadow_bench" "$VMS_TOP/selftests/bench/vmashadow_bench.c" -lm
+build_bench "$benchdir"
 # The plugin and cohctl (check.sh --build-only prints the plugin's path;
 # the guest programs go to $COHERENCE_CACHE/guest).
 plugin=$(step "coherence plugin" "$VMS_TOP/tools/coherence/check.sh" --build-only | tail -n 1)
