@@ -96,7 +96,8 @@ fn min_age_ms_store(_: &(), r: &mut UserSliceReader) -> Result {
 
 fn stats_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let (indexes, entries) = hook::census();
-    let (hits, misses) = vmstat::hits_misses().map_err(|_| fmt::Error)?;
+    let core = vmstat::counts().map_err(|_| fmt::Error)?;
+    let (hits, misses) = (core.hits, core.misses);
     writeln!(f, "mode {}", knobs::mode())?;
     writeln!(f, "kernel_faults {}", u8::from(knobs::kernel_faults()))?;
     writeln!(f, "index_cap {}", knobs::index_cap())?;
@@ -106,6 +107,9 @@ fn stats_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "entries {entries}")?;
     writeln!(f, "hits {hits}")?;
     writeln!(f, "misses {misses}")?;
+    for (name, n) in vmstat::SPEC_NAMES.iter().zip(core.spec) {
+        writeln!(f, "{name} {n}")?;
+    }
     f.write_str("event")?;
     for m in Mode::ALL {
         write!(f, " {}", m.name())?;
@@ -118,11 +122,18 @@ fn stats_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
         }
         writeln!(f)?;
         if e == Event::PerVma {
-            // The index's candidates are the core's to count (every one is a hit or a miss),
-            // so that a hit pays no counter of ours; only `shadow` offers any.
+            // The index's candidates are the core's to count (every one is a hit or a miss,
+            // or in `spec` handled speculatively), so that a hit pays no counter of ours.
+            // Only `shadow` and `spec` offer any: the core's counts go to `spec` while it is
+            // the mode, else to `shadow`.
+            let (owner, n) = if knobs::mode() == Mode::Spec {
+                (Mode::Spec, hits + misses + core.spec[0])
+            } else {
+                (Mode::Shadow, hits + misses)
+            };
             f.write_str("candidates")?;
             for m in Mode::ALL {
-                let n = if m == Mode::Shadow { hits + misses } else { 0 };
+                let n = if m == owner { n } else { 0 };
                 write!(f, " {n}")?;
             }
             writeln!(f)?;

@@ -214,18 +214,24 @@ unsafe impl FaultVmaHook for Shadow {
             Mode::Stock => (Answer::Pass, Event::Passed),
             Mode::Mmap => (Answer::Mmap, Event::Mmap),
             // Kernel faults with the knob off: as the stock kernel does (careful path).
-            Mode::PerVma | Mode::Shadow if !user && !knobs::kernel_faults() => {
+            Mode::PerVma | Mode::Shadow | Mode::Spec if !user && !knobs::kernel_faults() => {
                 (Answer::Pass, Event::Passed)
             }
             Mode::PerVma => (Answer::PerVma, Event::PerVma),
-            Mode::Shadow => {
+            Mode::Shadow | Mode::Spec => {
                 if let Some(p) = index_of(mm, rcu).and_then(|idx| idx.lookup(addr, rcu)) {
                     // Not counted here: the core counts every candidate it validates or
-                    // rejects (`fault_vma_hook_hit`/`_miss`), so a hit pays no counter.
+                    // rejects (`fault_vma_hook_hit`/`_miss`) and every speculative fault's
+                    // outcome (`fault_spec_*`), so a hit pays no counter.
                     //
                     // SAFETY: The index only stores hints of `VmaHint::as_ptr()` (see `fill`), and
                     // never hands out what it stores for a forgotten range.
-                    return Answer::Candidate(Some(unsafe { VmaHint::from_ptr(p.cast()) }));
+                    let hint = unsafe { VmaHint::from_ptr(p.cast()) };
+                    return if mode == Mode::Spec {
+                        Answer::Speculate(hint)
+                    } else {
+                        Answer::Candidate(Some(hint))
+                    };
                 }
                 // No hint: the core takes the per-VMA path and tells `fill` what it found.
                 (Answer::Candidate(None), Event::NoCandidate)
@@ -245,7 +251,7 @@ unsafe impl FaultVmaHook for Shadow {
                 FillLock::Vma => Event::FillPerVma,
             },
         );
-        if mode != Mode::Shadow {
+        if !mode.indexes() {
             return;
         }
         let Some(idx) = index_of(mm, rcu).or_else(|| {

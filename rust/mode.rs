@@ -17,6 +17,9 @@ pub(crate) enum Mode {
     PerVma = 2,
     /// The shadow index first, then the per-VMA path, then the careful path.
     Shadow = 3,
+    /// The shadow index, then a fault that locks nothing and is validated under the PTE lock,
+    /// where the core can; otherwise as `Shadow`.
+    Spec = 4,
 }
 
 // SAFETY: `Mode` is `repr(i32)`, so it has the size and alignment of `i32`, and every `Mode`
@@ -27,7 +30,13 @@ unsafe impl AtomicType for Mode {
 
 impl Mode {
     /// Every mode, in column order.
-    pub(crate) const ALL: [Mode; 4] = [Mode::Stock, Mode::Mmap, Mode::PerVma, Mode::Shadow];
+    pub(crate) const ALL: [Mode; 5] = [
+        Mode::Stock,
+        Mode::Mmap,
+        Mode::PerVma,
+        Mode::Shadow,
+        Mode::Spec,
+    ];
 
     /// The name used in debugfs and the stats file.
     pub(crate) fn name(self) -> &'static str {
@@ -36,7 +45,13 @@ impl Mode {
             Mode::Mmap => "mmap",
             Mode::PerVma => "pervma",
             Mode::Shadow => "shadow",
+            Mode::Spec => "spec",
         }
+    }
+
+    /// Whether faults in this mode consult, and fill, the index.
+    pub(crate) fn indexes(self) -> bool {
+        matches!(self, Mode::Shadow | Mode::Spec)
     }
 
     /// The mode with number `n` (the `mode` module parameter).

@@ -87,7 +87,7 @@ impl Event {
 const NR_MODES: usize = Mode::ALL.len();
 const NR_EVENTS: usize = Event::ALL.len();
 /// `VMASHADOW_NR_COUNTERS` in `shim/stats_shim.c`.
-const NR_COUNTERS: usize = 64;
+const NR_COUNTERS: usize = 128;
 const _: () = assert!(NR_MODES * NR_EVENTS <= NR_COUNTERS);
 
 extern "C" {

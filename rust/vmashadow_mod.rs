@@ -9,7 +9,7 @@
 //! mmap_lock path, the per-VMA path and the shadow path are measured side by side:
 //!
 //! ```text
-//! # insmod vmashadow.ko mode=3            # 0 stock, 1 mmap, 2 pervma, 3 shadow
+//! # insmod vmashadow.ko mode=3            # 0 stock, 1 mmap, 2 pervma, 3 shadow, 4 spec
 //! # echo pervma > /sys/kernel/debug/vmashadow/mode
 //! # cat /sys/kernel/debug/vmashadow/stats
 //! # rmmod vmashadow                       # safe at any time, also under load
@@ -35,7 +35,7 @@ module! {
     params: {
         mode: u32 {
             default: 3,
-            description: "Initial mode: 0=stock 1=mmap 2=pervma 3=shadow",
+            description: "Initial mode: 0=stock 1=mmap 2=pervma 3=shadow 4=spec",
         },
         kernel_faults: bool {
             default: true,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The core's own counts of candidate hits and misses (`/proc/vmstat`
-//! `fault_vma_hook_hit`/`_miss`), since the last reset.
+//! The core's own counts (`/proc/vmstat`): candidate hits and misses (`fault_vma_hook_hit`/
+//! `_miss`) and what became of speculative faults (`fault_spec_*`), since the last reset.
 
 use kernel::{
     mm::fault_hook::HookEvents,
@@ -9,27 +9,61 @@ use kernel::{
     sync::atomic::{ordering::Relaxed, Atomic},
 };
 
-static BASE_HIT: Atomic<u64> = Atomic::new(0);
-static BASE_MISS: Atomic<u64> = Atomic::new(0);
+/// The outcomes of speculative faults, in the stats file's order: done, then the fallbacks.
+pub(crate) const SPEC_NAMES: [&str; 6] = [
+    "spec_done",
+    "spec_fallback_vma",
+    "spec_fallback_table",
+    "spec_fallback_pte",
+    "spec_fallback_nomem",
+    "spec_fallback_race",
+];
 
-/// The core's all-time `(hits, misses)`. May sleep.
-fn read() -> Result<(u64, u64)> {
+/// Hit, miss, then the [`SPEC_NAMES`] counts.
+const N: usize = 2 + SPEC_NAMES.len();
+
+static BASE: [Atomic<u64>; N] = [const { Atomic::new(0) }; N];
+
+/// The core's all-time counts. May sleep.
+fn read() -> Result<[u64; N]> {
     let e = HookEvents::read()?;
-    Ok((e.hit, e.miss))
+    Ok([
+        e.hit,
+        e.miss,
+        e.spec_done,
+        e.spec_vma,
+        e.spec_table,
+        e.spec_pte,
+        e.spec_nomem,
+        e.spec_race,
+    ])
 }
-/// Validated candidates (hits) and failed ones (misses) since the last [`reset`].
-pub(crate) fn hits_misses() -> Result<(u64, u64)> {
-    let (hit, miss) = read()?;
-    Ok((
-        hit.wrapping_sub(BASE_HIT.load(Relaxed)),
-        miss.wrapping_sub(BASE_MISS.load(Relaxed)),
-    ))
+
+/// The core's counts since the last [`reset`].
+pub(crate) struct CoreCounts {
+    /// Validated candidates.
+    pub(crate) hits: u64,
+    /// Failed candidates.
+    pub(crate) misses: u64,
+    /// Speculative faults by outcome, as [`SPEC_NAMES`].
+    pub(crate) spec: [u64; SPEC_NAMES.len()],
+}
+
+/// The core's counts since the last [`reset`]. May sleep.
+pub(crate) fn counts() -> Result<CoreCounts> {
+    let now = read()?;
+    let d = |i: usize| now[i].wrapping_sub(BASE[i].load(Relaxed));
+    Ok(CoreCounts {
+        hits: d(0),
+        misses: d(1),
+        spec: core::array::from_fn(|i| d(2 + i)),
+    })
 }
 
 /// Starts counting from now.
 pub(crate) fn reset() -> Result {
-    let (hit, miss) = read()?;
-    BASE_HIT.store(hit, Relaxed);
-    BASE_MISS.store(miss, Relaxed);
+    for (base, v) in BASE.iter().zip(read()?) {
+        base.store(v, Relaxed);
+    }
     Ok(())
 }

@@ -45,7 +45,7 @@ esac
 cpus_list=${COH_CPUS:-2 4 8}
 reps=${COH_R:-3}
 secs=${COH_SECONDS:-0.3}
-modes=${COH_MODES:-none stock mmap pervma shadow}
+modes=${COH_MODES:-none stock mmap pervma shadow spec}
 scenarios=${COH_SCENARIOS:-pft page_fault1 contended kernel-faults}
 accel=${COH_ACCEL:-multi}
 flavour=${FLAVOUR:-perf}

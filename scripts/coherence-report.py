@@ -33,7 +33,7 @@ FIELDS = ("insns", "atomics", "loads", "stores", "transfers", "xfer_load", "xfer
 PER_FAULT = ("insns", "atomics", "stores", "transfers")
 MIN_FAULTS = 500  # a window with fewer kernel-counted faults measured nothing
 TOP = 10
-MODES = ("none", "stock", "mmap", "pervma", "shadow")
+MODES = ("none", "stock", "mmap", "pervma", "shadow", "spec")
 SCENARIOS = ("pft", "page_fault1", "contended", "kernel-faults")
 
 # Where the fault path's shared words must show when all threads fault one

@@ -39,7 +39,7 @@ else
 fi
 . "$(dirname "$0")/guest-accel.sh"
 dbg=/sys/kernel/debug/vmashadow
-modes=(stock mmap pervma shadow)
+modes=(stock mmap pervma shadow spec)
 rc=0
 vm0=$(mktemp) vm1=$(mktemp)
 
@@ -213,8 +213,8 @@ done_runs=0
 for rep in $(seq 0 "$reps"); do
 	for cfg in "${configs[@]}"; do
 		read -r scenario variant threads <<<"$cfg"
-		for i in 0 1 2 3; do
-			mode=${modes[$(((rep + i) % 4))]}
+		for ((i = 0; i < ${#modes[@]}; i++)); do
+			mode=${modes[$(((rep + i) % ${#modes[@]}))]}
 			run_one "$rep" "$mode" "$scenario" "$variant" "$threads" >>"$results/raw.log" 2>&1
 			done_runs=$((done_runs + 1))
 		done

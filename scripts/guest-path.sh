@@ -40,7 +40,7 @@ set -uo pipefail
 results=$1 ko=$2 bench=$3 reps=$4 vmas_list=${5//,/ } how=$6 admit_ms=${7:-default}
 . "$(dirname "$0")/guest-accel.sh"
 dbg=${VMASHADOW_DEBUGFS:-/sys/kernel/debug/vmashadow}	# tests may point it elsewhere
-modes=(stock mmap pervma shadow)
+modes=(stock mmap pervma shadow spec)
 case "$admit_ms" in
 default) module_params="mode=0" ;;
 *[!0-9]* | '') echo "$0: bad ADMIT_MS '$admit_ms'" >&2; exit 2 ;;
@@ -169,8 +169,8 @@ for rep in $(seq 1 "$reps"); do
 	# shellcheck disable=SC2086 # the parameters are words
 	insmod "$ko" $module_params || { rc=1; exit; }
 	for k in $vmas_list; do
-		for i in 0 1 2 3; do
-			mode=${modes[$(((rep + i) % 4))]}
+		for ((i = 0; i < ${#modes[@]}; i++)); do
+			mode=${modes[$(((rep + i) % ${#modes[@]}))]}
 			run_one "$rep" "$mode" "$k" >>"$log"
 			done_runs=$((done_runs + 1))
 		done

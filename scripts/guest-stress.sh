@@ -34,12 +34,12 @@
 set -uo pipefail
 
 usage() {
-	echo "usage: $0 --results DIR --ko KO --selftests DIR --mm DIR [--plan slice|full] [--seconds N] [--modes stock,pervma,shadow,mmap] [--parts mm,stress-ng,trinity,failinject]" >&2
+	echo "usage: $0 --results DIR --ko KO --selftests DIR --mm DIR [--plan slice|full] [--seconds N] [--modes stock,pervma,shadow,mmap,spec] [--parts mm,stress-ng,trinity,failinject]" >&2
 	exit 2
 }
 
 results='' ko='' selftests='' mm='' plan=full seconds=600
-modes="stock pervma shadow mmap"
+modes="stock pervma shadow mmap spec"
 parts="mm stress-ng trinity failinject"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -59,7 +59,7 @@ done
 case "$plan" in slice | full) ;; *) usage ;; esac
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || usage
 for m in $modes; do
-	case "$m" in stock | mmap | pervma | shadow) ;; *) usage ;; esac
+	case "$m" in stock | mmap | pervma | shadow | spec) ;; *) usage ;; esac
 done
 for p in $parts; do
 	case "$p" in mm | stress-ng | trinity | failinject) ;; *) usage ;; esac
@@ -305,7 +305,7 @@ sng_one() {
 }
 
 # Stressor by stressor, each in every mode one after the other, until
-# sng_deadline (full plan); the slice runs its list in shadow only.
+# sng_deadline (full plan); the slice runs its list in shadow (and spec).
 part_stress_ng() {
 	local list smodes nmodes per t spec mode
 	command -v stress-ng >/dev/null || { record stress-ng all stress-ng failed 0 "stress-ng not installed on the host (scripts/deps.sh)"; return; }
@@ -313,7 +313,9 @@ part_stress_ng() {
 	if [ "$plan" = full ]; then
 		list=$STRESSORS_FULL smodes=$modes
 	else
+		# shadow, and spec if asked for: the modes with an index.
 		list=$STRESSORS_SLICE smodes=shadow
+		[[ " $modes " != *" spec "* ]] || smodes="shadow spec"
 	fi
 	# shellcheck disable=SC2086
 	set -- $list

@@ -24,7 +24,7 @@ import csv
 import os
 import sys
 
-MODES = ("stock", "pervma", "shadow", "mmap", "all")
+MODES = ("stock", "pervma", "shadow", "spec", "mmap", "all")
 TOOLS = ("mm", "stress-ng", "trinity", "failinject", "kmemleak")
 
 

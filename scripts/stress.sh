@@ -84,7 +84,7 @@ fi
 # timeout allows for that.
 # mmap mode (every fault under mmap_lock, the 2008 world) where time
 # allows: from DURATION=2h on.
-modes=stock,shadow,pervma
+modes=stock,shadow,spec,pervma
 [ "$total" -lt 7200 ] || modes=$modes,mmap
 boot suites $((left * 2 + 3600)) --plan full --seconds "$left" \
 	--parts stress-ng,mm,trinity --modes "$modes"

@@ -64,7 +64,7 @@ def parse(lines):
     return leaves
 
 
-MODES = ("stock", "mmap", "pervma", "shadow")
+MODES = ("stock", "mmap", "pervma", "shadow", "spec")
 MARK = {"passed": "ok", "failed": "FAIL", "skipped": "skip"}
 
 

@@ -84,7 +84,7 @@ if [ "$slice" = 1 ]; then
 	t0=$(date +%s)
 	"$VMS_TOP/scripts/vm.sh" --flavour "$flavour" --timeout 1800 \
 		--rwdir "$up" --console "$up/console.log" \
-		--exec "$VMS_TOP/scripts/guest-stress.sh --results $up --ko $ko --selftests $tests --mm $mm --plan slice --modes stock,shadow --parts mm,stress-ng,trinity,failinject" \
+		--exec "$VMS_TOP/scripts/guest-stress.sh --results $up --ko $ko --selftests $tests --mm $mm --plan slice --modes stock,shadow,spec --parts mm,stress-ng,trinity,failinject" \
 		>"$up/vm.log" 2>&1 || true
 	log "upstream suites' boot done in $(($(date +%s) - t0))s"
 	touch "$up/stress-tap.log"

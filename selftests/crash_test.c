@@ -215,6 +215,7 @@ FIXTURE_VARIANT_ADD(crash, stock) { .mode = 0 };
 FIXTURE_VARIANT_ADD(crash, mmap) { .mode = 1 };
 FIXTURE_VARIANT_ADD(crash, pervma) { .mode = 2 };
 FIXTURE_VARIANT_ADD(crash, shadow) { .mode = 3 };
+FIXTURE_VARIANT_ADD(crash, spec) { .mode = 4 };
 
 FIXTURE_SETUP(crash)
 {

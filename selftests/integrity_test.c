@@ -41,6 +41,7 @@ FIXTURE_VARIANT_ADD(integrity, stock) { .mode = 0 };
 FIXTURE_VARIANT_ADD(integrity, mmap) { .mode = 1 };
 FIXTURE_VARIANT_ADD(integrity, pervma) { .mode = 2 };
 FIXTURE_VARIANT_ADD(integrity, shadow) { .mode = 3 };
+FIXTURE_VARIANT_ADD(integrity, spec) { .mode = 4 };
 
 FIXTURE_SETUP(integrity)
 {

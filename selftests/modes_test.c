@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vmashadow modes driven through the real fault path: each test body runs
- * once per mode (stock, mmap, pervma, shadow). Faults are caused by this
+ * once per mode (stock, mmap, pervma, shadow, spec). Faults are caused by this
  * process, then the module's statistics and /proc/vmstat are read back: the
  * counters of the active mode must move, those of the other modes must not,
  * and the data must be right.
@@ -39,6 +39,7 @@ FIXTURE_VARIANT_ADD(modes, stock) { .mode = 0 };
 FIXTURE_VARIANT_ADD(modes, mmap) { .mode = 1 };
 FIXTURE_VARIANT_ADD(modes, pervma) { .mode = 2 };
 FIXTURE_VARIANT_ADD(modes, shadow) { .mode = 3 };
+FIXTURE_VARIANT_ADD(modes, spec) { .mode = 4 };
 
 FIXTURE_SETUP(modes)
 {
@@ -189,11 +190,18 @@ TEST_F(modes, anon_faults_counted_in_active_mode)
 		EXPECT_EQ(0, s.hits);
 		break;
 	case 3:
-		EXPECT_GE(vms_count(&s, "candidates", 3) +
-			  vms_count(&s, "no_candidate", 3), PAGES * rounds);
-		EXPECT_GE(vms_count(&s, "stored", 3), 1);
+	case VMS_SPEC:
+		EXPECT_GE(vms_count(&s, "candidates", self->mode) +
+			  vms_count(&s, "no_candidate", self->mode),
+			  PAGES * rounds);
+		EXPECT_GE(vms_count(&s, "stored", self->mode), 1);
 		EXPECT_GE(s.indexes, 1);
 		EXPECT_GE(s.entries, 1);
+		if (self->mode == 3) {
+			EXPECT_EQ(0, s.spec_done);
+		} else {
+			EXPECT_GE(s.spec_done, 1);
+		}
 		break;
 	}
 	munmap(p, PAGES * page_size);
@@ -221,8 +229,23 @@ TEST_F(modes, shadow_index_serves_steady_faults)
 		return;
 	}
 	ASSERT_GE(faults, PAGES * rounds);
+	if (self->mode == VMS_SPEC) {
+		long fallbacks = s.spec_vma + s.spec_table + s.spec_pte +
+				 s.spec_nomem + s.spec_race;
+
+		TH_LOG("spec: %ld of %llu faults speculative; fallbacks: vma %ld table %ld pte %ld nomem %ld race %ld",
+		       s.spec_done, (unsigned long long)faults, s.spec_vma,
+		       s.spec_table, s.spec_pte, s.spec_nomem, s.spec_race);
+		/* At least 95% handled without a lock (the target). */
+		EXPECT_GT(s.spec_done * 100, (long)(faults * 95));
+		/* Every fallback was validated as a candidate instead. */
+		EXPECT_GE(s.hits + s.misses, fallbacks);
+		munmap(p, PAGES * page_size);
+		return;
+	}
 	if (self->mode != 3) {
 		EXPECT_EQ(0, s.hits);
+		EXPECT_EQ(0, s.spec_done);
 		return;
 	}
 	TH_LOG("shadow: %ld validated hits of %llu faults (%ld misses)",
@@ -262,6 +285,14 @@ TEST_F(modes, file_shared_faults)
  * copy_to_user(), in kernel mode, with an exception table fixup. Returns
  * how many of them the per-VMA lock served (vma_lock_success delta).
  */
+/* Faults handled under a per-VMA lock, or speculatively under none. */
+static long long lockless_faults(void)
+{
+	long long spec = vmstat_get("fault_spec_done");
+
+	return vmstat_get("vma_lock_success") + (spec > 0 ? spec : 0);
+}
+
 static long long kernel_faults_lockless(struct __test_metadata *_metadata,
 					size_t pages)
 {
@@ -278,9 +309,9 @@ static long long kernel_faults_lockless(struct __test_metadata *_metadata,
 	dst = map_anon(pages);
 	ASSERT_NE(NULL, dst);
 
-	before = vmstat_get("vma_lock_success");
+	before = lockless_faults();
 	ASSERT_EQ((ssize_t)(pages * page_size), pread(fd, dst, pages * page_size, 0));
-	after = vmstat_get("vma_lock_success");
+	after = lockless_faults();
 	ASSERT_EQ(0, memcmp(src, dst, pages * page_size));
 
 	munmap(dst, pages * page_size);
@@ -442,7 +473,7 @@ TEST(bad_writes_rejected)
 TEST(bad_module_parameters_refused)
 {
 	static const char *const bad[] = {
-		"mode=4", "mode=-1", "mode=shadow", "index_cap=0",
+		"mode=5", "mode=-1", "mode=shadow", "index_cap=0",
 		"index_cap=1048577", "kernel_faults=maybe", "admit_ms=10001",
 		"min_age_ms=10001",
 	};

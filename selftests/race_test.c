@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Faults racing address-space changes, once per mode (stock, mmap, pervma,
- * shadow). K threads write-and-read-back their own pages of a region while
+ * shadow, spec). K threads write-and-read-back their own pages of a region while
  * another thread munmaps, mprotects, mremaps, zaps, or splits and merges
  * it. Every access must either succeed with the right data or raise the
  * signal that change can cause; never wrong data, never a splat (the run's
@@ -246,6 +246,7 @@ FIXTURE_VARIANT_ADD(race, stock) { .mode = 0 };
 FIXTURE_VARIANT_ADD(race, mmap) { .mode = 1 };
 FIXTURE_VARIANT_ADD(race, pervma) { .mode = 2 };
 FIXTURE_VARIANT_ADD(race, shadow) { .mode = 3 };
+FIXTURE_VARIANT_ADD(race, spec) { .mode = 4 };
 
 FIXTURE_SETUP(race)
 {
@@ -263,11 +264,16 @@ static void log_index(struct __test_metadata *_metadata, int mode)
 {
 	struct vms_stats s;
 
-	if (mode != 3 || vms_stats(&s))
+	if ((mode != 3 && mode != VMS_SPEC) || vms_stats(&s))
 		return;
-	TH_LOG("shadow index: %ld validated hits, %ld stale candidates caught, %lld pruned, %lld forgotten",
-	       s.hits, s.misses, (long long)vms_count(&s, "pruned", 3),
-	       (long long)vms_count(&s, "forgotten", 3));
+	TH_LOG("%s index: %ld validated hits, %ld stale candidates caught, %lld pruned, %lld forgotten",
+	       vms_modes[mode], s.hits, s.misses,
+	       (long long)vms_count(&s, "pruned", mode),
+	       (long long)vms_count(&s, "forgotten", mode));
+	if (mode == VMS_SPEC)
+		TH_LOG("spec: %ld speculative; fallbacks vma %ld table %ld pte %ld nomem %ld race %ld",
+		       s.spec_done, s.spec_vma, s.spec_table, s.spec_pte,
+		       s.spec_nomem, s.spec_race);
 }
 
 #define RACE_TEST(name, kind)						\

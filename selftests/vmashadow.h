@@ -27,12 +27,14 @@
 #define VMS_DEBUGFS	"/sys/kernel/debug/vmashadow"
 #define VMS_SYSFS	"/sys/module/vmashadow"
 
-static const char *const vms_modes[] = { "stock", "mmap", "pervma", "shadow" };
+static const char *const vms_modes[] = { "stock", "mmap", "pervma", "shadow",
+					  "spec" };
 /* The module's defaults (rust/knobs.rs). */
 #define VMS_ADMIT_MS_DEFAULT	"10"
 #define VMS_MIN_AGE_MS_DEFAULT	"10"
 #define VMS_INDEX_CAP_DEFAULT	65536
-#define VMS_NR_MODES 4
+#define VMS_NR_MODES 5
+#define VMS_SPEC 4
 
 static inline const char *vms_ko_path(void)
 {
@@ -133,6 +135,8 @@ static inline int vms_read(const char *name, char *buf, size_t size)
 struct vms_stats {
 	char mode[16];
 	long kernel_faults, index_cap, admit_ms, min_age_ms, indexes, entries, hits, misses;
+	/* The core's speculative fault outcomes (/proc/vmstat fault_spec_*). */
+	long spec_done, spec_vma, spec_table, spec_pte, spec_nomem, spec_race;
 	int nr_events;
 	char event[VMS_MAX_EVENTS][24];
 	uint64_t count[VMS_MAX_EVENTS][VMS_NR_MODES];
@@ -162,10 +166,17 @@ static inline int vms_stats(struct vms_stats *s)
 		    sscanf(line, "entries %ld", &s->entries) == 1 ||
 		    sscanf(line, "hits %ld", &s->hits) == 1 ||
 		    sscanf(line, "misses %ld", &s->misses) == 1 ||
+		    sscanf(line, "spec_done %ld", &s->spec_done) == 1 ||
+		    sscanf(line, "spec_fallback_vma %ld", &s->spec_vma) == 1 ||
+		    sscanf(line, "spec_fallback_table %ld", &s->spec_table) == 1 ||
+		    sscanf(line, "spec_fallback_pte %ld", &s->spec_pte) == 1 ||
+		    sscanf(line, "spec_fallback_nomem %ld", &s->spec_nomem) == 1 ||
+		    sscanf(line, "spec_fallback_race %ld", &s->spec_race) == 1 ||
 		    !strncmp(line, "event ", 6))
 			continue;
-		if (sscanf(line, "%23s %llu %llu %llu %llu", name, &c[0], &c[1],
-			   &c[2], &c[3]) != 5 || s->nr_events == VMS_MAX_EVENTS)
+		if (sscanf(line, "%23s %llu %llu %llu %llu %llu", name, &c[0],
+			   &c[1], &c[2], &c[3], &c[4]) != 1 + VMS_NR_MODES ||
+		    s->nr_events == VMS_MAX_EVENTS)
 			return -EINVAL;
 		strcpy(s->event[s->nr_events], name);
 		for (int m = 0; m < VMS_NR_MODES; m++)

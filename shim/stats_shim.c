@@ -9,7 +9,7 @@
 #include <linux/cpumask.h>
 
 /* Room for every (mode, event) pair: NR_COUNTERS in rust/stats.rs. */
-#define VMASHADOW_NR_COUNTERS 64
+#define VMASHADOW_NR_COUNTERS 128
 
 static DEFINE_PER_CPU(u64 [VMASHADOW_NR_COUNTERS], vmashadow_counters);
 

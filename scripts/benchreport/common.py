@@ -6,10 +6,11 @@ Shared by every other module of the package; imports nothing but re.
 
 import re
 
-MODES = ["stock", "mmap", "pervma", "shadow"]
+MODES = ["stock", "mmap", "pervma", "shadow", "spec"]
 NONE = "none"       # the module not loaded (path-raw.log)
 RATIOS = [("shadow", "stock"), ("shadow", "mmap"), ("shadow", "pervma"),
-          ("pervma", "stock")]
+          ("pervma", "stock"), ("spec", "shadow"), ("spec", "pervma"),
+          ("spec", "stock")]
 SCENARIOS = ["contended", "uncontended", "kernel-faults", "latency", "scale",
              "churn", "page_fault1", "page_fault2", "page_fault3", "pft",
              "path"]

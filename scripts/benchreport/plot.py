@@ -15,7 +15,8 @@ from .common import (DEFAULT_THREADS, block_name, higher_is_better,
                      mode_order, path_case)
 
 COLORS = {"none": "#000000", "stock": "#777777", "mmap": "#d62728",
-          "pervma": "#1f77b4", "shadow": "#2ca02c"}
+          "pervma": "#1f77b4", "shadow": "#2ca02c",
+          "spec": "#9467bd"}
 
 
 def pyplot(path):

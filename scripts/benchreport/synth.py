@@ -7,7 +7,10 @@ import math
 import os
 import random
 
-from .common import MODES, NONE, higher_is_better
+from .common import NONE, higher_is_better
+
+# The synthetic runs predate spec; their expected outputs are fixed.
+MODES = ["stock", "mmap", "pervma", "shadow"]
 
 
 def synth_meta(d, extra=""):

@@ -6,7 +6,7 @@ and the report of them, made once and shared by the test files.
 import os
 import tempfile
 
-from ..common import MODES
+from ..synth import MODES  # the four the fixtures were written for
 from ..synth import synth_meta
 from .tap import quiet
 

@@ -63,7 +63,7 @@ PROBLEMS = [
     (["RUN rep=x mode=shadow scenario=scale variant=- threads=1"],
      "RUN with a bad rep or threads"),
     (["RUN rep=1 mode=bogus scenario=scale variant=- threads=1"],
-     "RUN with unknown mode 'bogus' (known: stock mmap pervma shadow none)"),
+     "RUN with unknown mode 'bogus' (known: stock mmap pervma shadow spec none)"),
     ([RUN, f"{RESULT} value=1 faults=1 touched=1",
       "FAIL rep=1 mode=shadow scenario=scale variant=- threads=1"],
      "FAIL without rc"),
