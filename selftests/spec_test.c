@@ -129,11 +129,14 @@ FIXTURE_TEARDOWN(spec)
 } while (0)
 
 /*
- * The index keeps [start, end) -> VMA until that VMA is freed, so after
- * mprotect() splits the VMA, the second half's faults find the first half's
- * VMA: only the range check on the copy stops a write fault in the now
- * read-only half from mapping a writable page (and a read in the PROT_NONE
- * quarter from mapping the zero page).
+ * The index keeps [start, end) -> VMA until that VMA is freed. mprotect()
+ * splits a VMA by giving the part it changes the original vm_area_struct
+ * and the rest a new one, so: the whole window PROT_NONE, then [0, 3/4)
+ * PROT_READ, then [0, 1/2) read-write leaves the index's entry for the
+ * whole window pointing at the read-write VMA [0, 1/2). Only the range
+ * check on the copy then stops a write in [1/2, 3/4) from mapping a
+ * writable page in a read-only VMA, and a read in [3/4, 1) from mapping
+ * the zero page in a PROT_NONE one.
  */
 TEST_F(spec, stale_range_after_split)
 {
@@ -144,15 +147,14 @@ TEST_F(spec, stale_range_after_split)
 	long v;
 
 	ASSERT_NE(NULL, w);
-	/* anon_vma, PTE table and index entry for the whole VMA. */
-	for (size_t i = 0; i < 4; i++)
-		w[i * page_size] = 1;
-	ASSERT_EQ(0, mprotect(w + pages / 2 * page_size,
-			      pages / 4 * page_size, PROT_READ));
-	ASSERT_EQ(0, mprotect(w + 3 * pages / 4 * page_size,
-			      pages / 4 * page_size, PROT_NONE));
+	/* anon_vma, PTE table and the index's entry for the whole window. */
+	w[0] = 1;
+	ASSERT_EQ(0, mprotect(w, WINDOW, PROT_NONE));
+	ASSERT_EQ(0, mprotect(w, 3 * pages / 4 * page_size, PROT_READ));
+	ASSERT_EQ(0, mprotect(w, pages / 2 * page_size,
+			      PROT_READ | PROT_WRITE));
 	vma0 = spec_count("fallback_vma");
-	for (size_t i = 4; i < pages; i++) {
+	for (size_t i = 1; i < pages; i++) {
 		char *p = w + i * page_size;
 
 		code = 0;
@@ -271,7 +273,8 @@ TEST_F(spec, same_page_faults_keep_every_write)
 #define RO_FAULTERS	2
 #define RO_PAGES	32
 #define RO_MS		1500
-#define RO_MIN_FLIPS	100
+/* Each flip probes every page (a signal each): slow on a loaded TCG host. */
+#define RO_MIN_FLIPS	20
 
 struct ro {
 	char *region;
