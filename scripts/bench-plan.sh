@@ -48,7 +48,7 @@ bench_options() {
 	path_reps=${PATH_R:-3}
 	# The path bench's "other VMAs" counts. 65536 is not in the default: under
 	# TCG with -icount setting up and tearing down 131073 VMAs costs ~20 s for
-	# each of the 15 processes (3 repetitions x 5 modes), 5 minutes in all;
+	# each of the 18 processes (3 repetitions x 6 modes), 6 minutes in all;
 	# PATH_VMAS="1 256 4096 65536" adds it.
 	path_vmas=${PATH_VMAS:-1 256 4096}
 	# PATH_ADMIT_MS: the module's admit_ms in the path boot (default: the
@@ -85,10 +85,10 @@ bench_plan() {
 			"$main_only" "$threads")
 		n=${#cfgs[@]}
 		[ "$n" -gt 0 ] || die "the bench plan is empty (guest-bench.sh --plan $vcpus $main_only $threads)"
-		runs=$(((reps + 1) * n * 4))
+		runs=$(((reps + 1) * n * 5))
 		plan_main_s=$(awk -v b="$boot" -v r="$runs" -v s="$secs" -v o="$VMS_BENCH_RUN_S" \
 			'BEGIN { printf "%d", b + r * (s + o) + 0.5 }')
-		log "plan: main part, $vcpus CPUs: $n configurations x 4 modes x $((reps + 1)) repetitions ($reps + 1 warm-up) = $runs runs of ${secs}s (+${VMS_BENCH_RUN_S}s each${boot:+, +${boot}s boot}): ETA $(fmt_secs "$plan_main_s")"
+		log "plan: main part, $vcpus CPUs: $n configurations x 5 modes x $((reps + 1)) repetitions ($reps + 1 warm-up) = $runs runs of ${secs}s (+${VMS_BENCH_RUN_S}s each${boot:+, +${boot}s boot}): ETA $(fmt_secs "$plan_main_s")"
 		# Per scenario: its variants and thread counts.
 		printf '%s\n' "${cfgs[@]}" | awk '
 			!($1 in n) { order[++k] = $1 }
@@ -103,13 +103,13 @@ bench_plan() {
 		nk=0
 		for k in ${path_vmas//,/ }; do
 			nk=$((nk + 1))
-			plan_path_s=$(awk -v e="$plan_path_s" -v n="$((path_reps * 5))" -v k="$k" \
+			plan_path_s=$(awk -v e="$plan_path_s" -v n="$((path_reps * 6))" -v k="$k" \
 				-v p="$VMS_PATH_PROCESS_S" -v v="$VMS_PATH_PER_VMA_S" \
 				'BEGIN { printf "%.1f", e + n * (p + k * v) }')
 		done
-		procs=$((path_reps * nk * 5))
+		procs=$((path_reps * nk * 6))
 		plan_path_s=$(awk -v e="$plan_path_s" -v b="$boot" 'BEGIN { printf "%d", e + b + 0.5 }')
-		log "plan: path part, 1 CPU: $path_reps repetitions x $nk VMA counts (${path_vmas//,/ }) x 5 modes (none + 4) = $procs processes of 4 cases (~${VMS_PATH_PROCESS_S}s each + ${VMS_PATH_PER_VMA_S}s per VMA${boot:+, +${boot}s boot}): ETA $(fmt_secs "$plan_path_s")"
+		log "plan: path part, 1 CPU: $path_reps repetitions x $nk VMA counts (${path_vmas//,/ }) x 6 modes (none + 5) = $procs processes of 4 cases (~${VMS_PATH_PROCESS_S}s each + ${VMS_PATH_PER_VMA_S}s per VMA${boot:+, +${boot}s boot}): ETA $(fmt_secs "$plan_path_s")"
 	fi
 	log "plan: ETA $(fmt_secs $((plan_main_s + plan_path_s))) in all (SECONDS_PER_RUN, R, ONLY, THREADS, PATH_R and PATH_VMAS change it)"
 }

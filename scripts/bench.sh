@@ -27,7 +27,7 @@
 [ $# -eq 0 ] || die "usage: $0 (options come from the environment)"
 # Time: on 2 vCPUs the main boot has 25 configurations (contended and
 # kernel-faults at 1, 2 and 4 faulters, each writer; 6 will-it-scale, pft,
-# ...) x 4 modes = 100 runs a repetition, each ~0.65 s of start-up and
+# ...) x 5 modes = 125 runs a repetition, each ~0.65 s of start-up and
 # warm-up plus SECONDS_PER_RUN: 1.15 s a run under TCG on a quiet 2-core
 # host. 12 repetitions of 1 s (the old default, 40 runs a repetition) would
 # take 36 minutes; 8 of 0.5 s (plus the warm-up) take 17, the path boot
