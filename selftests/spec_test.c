@@ -5,13 +5,13 @@
  * first two are the control: the assertions hold for every correct fault
  * path). Every test also shows that, in spec, the speculative path really
  * ran (/proc/vmstat fault_spec_done moved), and which check turned faults
- * away. Each check of fault_vma_speculate() has a test here that fails
- * without it (docs/spec.md, "Mutation proofs"):
+ * away. Each check of fault_vma_speculate() has a test here meant to fail
+ * without it (docs/spec.md, "Mutation proofs", has the runs):
  *
- *   range check         stale_range_after_split
- *   PTE none under lock same_page_faults_keep_every_write
- *   sequence check      readonly_after_mprotect_returns
- *   attached check      nothing_left_after_munmap
+ *   range check         stale_range_after_split (fails without it)
+ *   PTE none under lock same_page_faults_keep_every_write (fails without it)
+ *   sequence check      readonly_after_mprotect_returns (did not, yet)
+ *   attached check      nothing_left_after_munmap (fails without it)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
