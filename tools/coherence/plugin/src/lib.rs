@@ -436,9 +436,10 @@ unsafe extern "C" fn mem_cb(
     // (under round-robin, the one thread of every vCPU).
     let c = unsafe { Own::new(st, vcpu) };
     c.bump(word(slot, if store { STORES } else { LOADS }));
+    let atomic = key & KEY_ATOMIC != 0;
     // Every x86 atomic read-modify-write loads (QEMU calls back for its
     // load, then its store): counted at the load.
-    if key & KEY_ATOMIC != 0 && !store {
+    if atomic && !store {
         c.bump(word(slot, ATOMICS));
     }
     if vcpu >= MAX_VCPUS {
@@ -446,8 +447,19 @@ unsafe extern "C" fn mem_cb(
         return;
     }
     let line = addr >> 6;
+    if atomic && store && c.get(P_KEY) == key && c.get(P_LINE) == line + 1 {
+        // An atomic's store: its load already took the line (below). The
+        // host did both at once; only the callbacks are apart, and another
+        // vCPU's access between them is not one between the two halves.
+        c.set(P_KEY, 0);
+        return;
+    }
     let epoch = st.epoch.load(Ordering::Relaxed);
-    let xfer = match st.lines.access(line, vcpu, store, epoch) {
+    // An atomic takes the line for writing at its load, by a store's rule
+    // (another vCPU wrote it, or read it since): one access, one transfer
+    // at most, in the order its first callback reached the line.
+    let take = store || atomic;
+    let xfer = match st.lines.access(line, vcpu, take, epoch) {
         Access::Tracked(t) => t,
         Access::Untracked => {
             c.bump(UNTRACKED);
@@ -456,9 +468,9 @@ unsafe extern "C" fn mem_cb(
         }
     };
     if store {
-        // The store of a read-modify-write (same instruction, same line,
-        // right after its load) is one access with its load: one transfer
-        // at most.
+        // The store of a plain read-modify-write (same instruction, same
+        // line, right after its load) is one access with its load: one
+        // transfer at most.
         let rmw = c.get(P_KEY) == key && c.get(P_LINE) == line + 1;
         if xfer && !(rmw && c.get(P_XFER) != 0) {
             c.bump(word(slot, XSTORE));
