@@ -47,7 +47,7 @@
 #   its plan and ETA first
 #   and refuses a plan that cannot finish inside TIMEOUT (default: from the plan)
 # Coherence bench options: COH_CPUS="2 4 8" COH_R=3 COH_SECONDS=0.3
-#   COH_MODES="none stock mmap pervma shadow spec"
+#   COH_MODES="none stock mmap pervma shadow spec" (scripts/modes lists them)
 #   COH_SCENARIOS="pft page_fault1 contended kernel-faults" COH_ACCEL=multi|single
 #   (FLAVOUR defaults to perf here)
 # Kernel options: EXTRA_CONFIG=file[,file] (fragments merged after the

@@ -5,7 +5,8 @@
 use core::{fmt, str::FromStr};
 use kernel::{prelude::*, sync::atomic::AtomicType};
 
-/// A fault-path mode. The order is the order of the stats columns.
+/// A fault-path mode. The order is the order of the stats columns. `scripts/modes` lists the
+/// modes for the scripts and reports; `make lint` checks that it matches this enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i32)]
 pub(crate) enum Mode {

@@ -126,8 +126,9 @@ if [ -n "${COH_SECONDS:-}" ]; then
 		awk -v s="$COH_SECONDS" 'BEGIN { exit !(s >= 0.01 && s <= 3600) }' ||
 		bad "COH_SECONDS='$COH_SECONDS': seconds of one coherence bench run, a number 0.01..3600 (default 0.3)"
 fi
-[ -z "${COH_MODES:-}" ] || words_in COH_MODES "$COH_MODES" "none stock mmap pervma shadow spec" \
-	"the coherence bench's modes, some of: none stock mmap pervma shadow spec (default all)"
+all_modes="none $(vms_modes | xargs)"
+[ -z "${COH_MODES:-}" ] || words_in COH_MODES "$COH_MODES" "$all_modes" \
+	"the coherence bench's modes, some of: $all_modes (default all)"
 [ -z "${COH_SCENARIOS:-}" ] || words_in COH_SCENARIOS "$COH_SCENARIOS" "pft page_fault1 contended kernel-faults" \
 	"the coherence bench's scenarios, some of: pft page_fault1 contended kernel-faults (default all)"
 case "${COH_ACCEL:-multi}" in

@@ -17,7 +17,7 @@
 #   COH_CPUS       vCPU counts, one boot each (default "2 4 8"; 1..32)
 #   COH_R          measured repetitions (default 3; one warm-up is added)
 #   COH_SECONDS    seconds of one bench run (default 0.3; plus its warm-up)
-#   COH_MODES      default "none stock mmap pervma shadow" (none: the
+#   COH_MODES      default none and every mode of scripts/modes (none: the
 #                  module not loaded)
 #   COH_SCENARIOS  default "pft page_fault1 contended kernel-faults"
 #   COH_ACCEL      TCG threading: multi (MTTCG, a host thread per vCPU; the
@@ -45,7 +45,7 @@ esac
 cpus_list=${COH_CPUS:-2 4 8}
 reps=${COH_R:-3}
 secs=${COH_SECONDS:-0.3}
-modes=${COH_MODES:-none stock mmap pervma shadow spec}
+modes=${COH_MODES:-none $(vms_modes | xargs)}
 scenarios=${COH_SCENARIOS:-pft page_fault1 contended kernel-faults}
 accel=${COH_ACCEL:-multi}
 flavour=${FLAVOUR:-perf}

@@ -33,7 +33,9 @@ FIELDS = ("insns", "atomics", "loads", "stores", "transfers", "xfer_load", "xfer
 PER_FAULT = ("insns", "atomics", "stores", "transfers")
 MIN_FAULTS = 500  # a window with fewer kernel-counted faults measured nothing
 TOP = 10
-MODES = ("none", "stock", "mmap", "pervma", "shadow", "spec")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchreport.common import MODES as _MODES  # noqa: E402  (scripts/modes)
+MODES = ("none", *_MODES)
 SCENARIOS = ("pft", "page_fault1", "contended", "kernel-faults")
 
 # Where the fault path's shared words must show when all threads fault one

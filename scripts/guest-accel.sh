@@ -3,6 +3,10 @@
 # Sourced *inside* the guest by the bench scripts: what runs this guest, as
 # the guest itself sees it (the host's probe may be stale or wrong).
 
+# The module's modes, one per line in column order (scripts/modes; the
+# host's lib.sh has the same function).
+vms_modes() { awk '!/^#/ && NF == 2 { print $2 }' "$(dirname "${BASH_SOURCE[0]}")/modes"; }
+
 # Prints one "accel: X" line (X = KVM, TCG, none for bare metal, or the
 # hypervisor's name) and one "accel evidence: ..." line.
 guest_accel() {

@@ -39,7 +39,7 @@ else
 fi
 . "$(dirname "$0")/guest-accel.sh"
 dbg=/sys/kernel/debug/vmashadow
-modes=(stock mmap pervma shadow spec)
+mapfile -t modes < <(vms_modes)
 rc=0
 vm0=$(mktemp) vm1=$(mktemp)
 

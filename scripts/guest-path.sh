@@ -5,7 +5,7 @@
 # bench, in its own boot of one vCPU, under QEMU -icount shift=0 (so the
 # guest's clock counts instructions) or with a working PMU (perf counts
 # them). What one fault costs, in instructions, in each mode:
-# none (the module not loaded), then stock mmap pervma shadow; for each
+# none (the module not loaded), then every mode of scripts/modes; for each
 # repetition and each --vmas count (the process holds that many other
 # faulted one-page VMAs) one process runs the four cases user, kernel,
 # newvma, churn. The modes rotate with the repetition, none always first:
@@ -40,7 +40,7 @@ set -uo pipefail
 results=$1 ko=$2 bench=$3 reps=$4 vmas_list=${5//,/ } how=$6 admit_ms=${7:-default}
 . "$(dirname "$0")/guest-accel.sh"
 dbg=${VMASHADOW_DEBUGFS:-/sys/kernel/debug/vmashadow}	# tests may point it elsewhere
-modes=(stock mmap pervma shadow spec)
+mapfile -t modes < <(vms_modes)
 case "$admit_ms" in
 default) module_params="mode=0" ;;
 *[!0-9]* | '') echo "$0: bad ADMIT_MS '$admit_ms'" >&2; exit 2 ;;

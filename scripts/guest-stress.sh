@@ -33,13 +33,15 @@
 
 set -uo pipefail
 
+. "$(dirname "$0")/guest-accel.sh" # vms_modes
+
 usage() {
-	echo "usage: $0 --results DIR --ko KO --selftests DIR --mm DIR [--plan slice|full] [--seconds N] [--modes stock,pervma,shadow,mmap,spec] [--parts mm,stress-ng,trinity,failinject]" >&2
+	echo "usage: $0 --results DIR --ko KO --selftests DIR --mm DIR [--plan slice|full] [--seconds N] [--modes M,M... of $(vms_modes | paste -sd,)] [--parts mm,stress-ng,trinity,failinject]" >&2
 	exit 2
 }
 
 results='' ko='' selftests='' mm='' plan=full seconds=600
-modes="stock pervma shadow mmap spec"
+modes=$(vms_modes | xargs)
 parts="mm stress-ng trinity failinject"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -59,7 +61,7 @@ done
 case "$plan" in slice | full) ;; *) usage ;; esac
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || usage
 for m in $modes; do
-	case "$m" in stock | mmap | pervma | shadow | spec) ;; *) usage ;; esac
+	vms_modes | grep -qx -- "$m" || usage
 done
 for p in $parts; do
 	case "$p" in mm | stress-ng | trinity | failinject) ;; *) usage ;; esac

@@ -25,6 +25,11 @@ VMS_BINDGEN=$VMS_CARGO_HOME/bin/bindgen
 VMS_BINDGEN_VERSION=0.72.1
 VMS_VENV=$VMS_CACHE/venv
 
+# The module's modes, one per line in column order (scripts/modes is their
+# one list; vms_modes_numbered prints "N name").
+vms_modes_numbered() { awk '!/^#/ && NF == 2 { print $1, $2 }' "$VMS_TOP/scripts/modes"; }
+vms_modes() { vms_modes_numbered | awk '{ print $2 }'; }
+
 # make bench's scenarios (ONLY picks some; scripts/guest-bench.sh runs them).
 VMS_SCENARIOS="contended uncontended kernel-faults latency scale churn page_fault1 page_fault2 page_fault3 pft procs path"
 

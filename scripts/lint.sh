@@ -59,6 +59,8 @@ lint_scripts() {
 		die "make variables' checks failed (build/check-vars-tap.log)"
 	}
 	log "make variables' checks pass ($(grep -c '^ok ' "$VMS_TOP/build/check-vars-tap.log") cases) in $((SECONDS - t0))s"
+	"$VMS_TOP/scripts/check-modes.sh" >/dev/null || die "the modes' lists disagree (scripts/check-modes.sh)"
+	log "one list of modes: rust/mode.rs and selftests/vmashadow.h match scripts/modes"
 }
 
 if [ "$mode" != fix ]; then

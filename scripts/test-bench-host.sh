@@ -63,7 +63,7 @@ check "report.txt has the path table" grep -q '^case=user ' "$res/report.txt"
 # shellcheck disable=SC2317 # called through check()
 every_mode() {
 	local m
-	for m in stock mmap pervma shadow spec; do
+	for m in $(vms_modes); do
 		grep -q ",$m," "$res/runs.csv" || return 1
 	done
 }

@@ -27,6 +27,7 @@
 #define VMS_DEBUGFS	"/sys/kernel/debug/vmashadow"
 #define VMS_SYSFS	"/sys/module/vmashadow"
 
+/* The modes of scripts/modes, in order (make lint checks it). */
 static const char *const vms_modes[] = { "stock", "mmap", "pervma", "shadow",
 					  "spec" };
 /* The module's defaults (rust/knobs.rs). */

@@ -11,7 +11,7 @@ path-raw.log (instructions per fault along the fault path, same grammar),
 and optionally meta.txt ("key: value" lines, all printed in the report;
 "modes:" and "scenarios:", lists separated by spaces or commas, give the
 order of the columns and tables and the modes a RUN line may name, default
-stock mmap pervma shadow; "none", the module not loaded, is always allowed)
+the modes of scripts/modes; "none", the module not loaded, is always allowed)
 and host-load.log (host time, CPUs busy outside the guest, CPUs the guest
 used; one sample a line, from scripts/bench.sh).
 Log lines that matter (anything before the keyword, such as "# ", is

@@ -5,8 +5,17 @@ Shared by every other module of the package; imports nothing but re.
 """
 
 import re
+from pathlib import Path
 
-MODES = ["stock", "mmap", "pervma", "shadow", "spec"]
+
+def _modes():
+    """The module's modes in column order: scripts/modes, their one list."""
+    with open(Path(__file__).resolve().parent.parent / "modes") as f:
+        return [w[1] for w in (line.split() for line in f)
+                if len(w) == 2 and not w[0].startswith("#")]
+
+
+MODES = _modes()
 NONE = "none"       # the module not loaded (path-raw.log)
 RATIOS = [("shadow", "stock"), ("shadow", "mmap"), ("shadow", "pervma"),
           ("pervma", "stock"), ("spec", "shadow"), ("spec", "pervma"),
