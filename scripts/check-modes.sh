@@ -26,19 +26,18 @@ rust=$(join <(sed -n '/^pub(crate) enum Mode/,/^}/s/^ *\([A-Za-z]*\) = \([0-9]*\
 	awk '{ print $2, $3 }' | sort -n)
 compare rust/mode.rs "$rust"
 
-# selftests/vmashadow.h: vms_modes[] in order, VMS_NR_MODES and VMS_SPEC.
+# selftests/vmashadow.h: vms_modes[] in order ...
 h=$top/selftests/vmashadow.h
 header=$(sed -n '/^static const char \*const vms_modes\[\]/,/};/p' "$h" |
 	grep -o '"[a-z]*"' | tr -d '"' | awk '{ print NR - 1, $0 }')
 compare selftests/vmashadow.h "$header"
-nr=$(sed -n 's/^#define VMS_NR_MODES[[:space:]]*\([0-9]*\).*/\1/p' "$h")
-[ "$nr" = "$(wc -l <<<"$want")" ] || {
-	echo "check-modes: selftests/vmashadow.h: VMS_NR_MODES is '$nr', scripts/modes has $(wc -l <<<"$want") modes" >&2
-	fail=1
-}
-spec=$(sed -n 's/^#define VMS_SPEC[[:space:]]*\([0-9]*\).*/\1/p' "$h")
-[ "$spec" = "$(awk '$2 == "spec" { print $1 }' <<<"$want")" ] || {
-	echo "check-modes: selftests/vmashadow.h: VMS_SPEC is '$spec', not spec's number in scripts/modes" >&2
+# ... and enum vms_mode: VMS_<NAME> in the same order, then VMS_NR_MODES.
+enum=$(sed -n 's/^enum vms_mode { *\(.*\) *};/\1/p' "$h" | tr -d ' ' | tr ',' '\n' |
+	awk 'NF { print NR - 1, $0 }')
+compare "selftests/vmashadow.h (enum vms_mode)" "$(sed -n 's/^\([0-9]*\) VMS_\([A-Z]*\)$/\1 \2/p' <<<"$enum" |
+	grep -v ' NR$' | tr 'A-Z' 'a-z' || true)"
+[ "$(tail -n 1 <<<"$enum")" = "$(wc -l <<<"$want") VMS_NR_MODES" ] || {
+	echo "check-modes: selftests/vmashadow.h: enum vms_mode must end with VMS_NR_MODES" >&2
 	fail=1
 }
 [ "$fail" = 0 ] || exit 1

@@ -211,11 +211,11 @@ FIXTURE_VARIANT(crash) {
 	int mode;
 };
 
-FIXTURE_VARIANT_ADD(crash, stock) { .mode = 0 };
-FIXTURE_VARIANT_ADD(crash, mmap) { .mode = 1 };
-FIXTURE_VARIANT_ADD(crash, pervma) { .mode = 2 };
-FIXTURE_VARIANT_ADD(crash, shadow) { .mode = 3 };
-FIXTURE_VARIANT_ADD(crash, spec) { .mode = 4 };
+FIXTURE_VARIANT_ADD(crash, stock) { .mode = VMS_STOCK };
+FIXTURE_VARIANT_ADD(crash, mmap) { .mode = VMS_MMAP };
+FIXTURE_VARIANT_ADD(crash, pervma) { .mode = VMS_PERVMA };
+FIXTURE_VARIANT_ADD(crash, shadow) { .mode = VMS_SHADOW };
+FIXTURE_VARIANT_ADD(crash, spec) { .mode = VMS_SPEC };
 
 FIXTURE_SETUP(crash)
 {
@@ -297,7 +297,7 @@ TEST_F_TIMEOUT(crash, no_fixup_fault_oopses_under_contention, 180)
 	 */
 	ASSERT_EQ(0, vms_stats(&s));
 	/* In stock the core does not consult the hook: nothing to count. */
-	if (variant->mode != 0) {
+	if (variant->mode != VMS_STOCK) {
 		EXPECT_GE(vms_count(&s, "kernel", variant->mode), 2);
 	}
 }

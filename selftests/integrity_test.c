@@ -37,11 +37,11 @@ FIXTURE_VARIANT(integrity) {
 	int mode;
 };
 
-FIXTURE_VARIANT_ADD(integrity, stock) { .mode = 0 };
-FIXTURE_VARIANT_ADD(integrity, mmap) { .mode = 1 };
-FIXTURE_VARIANT_ADD(integrity, pervma) { .mode = 2 };
-FIXTURE_VARIANT_ADD(integrity, shadow) { .mode = 3 };
-FIXTURE_VARIANT_ADD(integrity, spec) { .mode = 4 };
+FIXTURE_VARIANT_ADD(integrity, stock) { .mode = VMS_STOCK };
+FIXTURE_VARIANT_ADD(integrity, mmap) { .mode = VMS_MMAP };
+FIXTURE_VARIANT_ADD(integrity, pervma) { .mode = VMS_PERVMA };
+FIXTURE_VARIANT_ADD(integrity, shadow) { .mode = VMS_SHADOW };
+FIXTURE_VARIANT_ADD(integrity, spec) { .mode = VMS_SPEC };
 
 FIXTURE_SETUP(integrity)
 {

@@ -35,11 +35,11 @@ FIXTURE_VARIANT(modes) {
 	int mode;
 };
 
-FIXTURE_VARIANT_ADD(modes, stock) { .mode = 0 };
-FIXTURE_VARIANT_ADD(modes, mmap) { .mode = 1 };
-FIXTURE_VARIANT_ADD(modes, pervma) { .mode = 2 };
-FIXTURE_VARIANT_ADD(modes, shadow) { .mode = 3 };
-FIXTURE_VARIANT_ADD(modes, spec) { .mode = 4 };
+FIXTURE_VARIANT_ADD(modes, stock) { .mode = VMS_STOCK };
+FIXTURE_VARIANT_ADD(modes, mmap) { .mode = VMS_MMAP };
+FIXTURE_VARIANT_ADD(modes, pervma) { .mode = VMS_PERVMA };
+FIXTURE_VARIANT_ADD(modes, shadow) { .mode = VMS_SHADOW };
+FIXTURE_VARIANT_ADD(modes, spec) { .mode = VMS_SPEC };
 
 FIXTURE_SETUP(modes)
 {
@@ -159,7 +159,7 @@ TEST_F(modes, anon_faults_counted_in_active_mode)
 	ASSERT_EQ(0, vms_stats(&s));
 	ASSERT_STREQ(vms_modes[self->mode], s.mode);
 	/* In stock the core does not consult the hook: nothing counts. */
-	if (self->mode == 0) {
+	if (self->mode == VMS_STOCK) {
 		EXPECT_EQ(0, answered(&s, 0));
 	} else {
 		EXPECT_GE(answered(&s, self->mode), PAGES * rounds);
@@ -197,7 +197,7 @@ TEST_F(modes, anon_faults_counted_in_active_mode)
 		EXPECT_GE(vms_count(&s, "stored", self->mode), 1);
 		EXPECT_GE(s.indexes, 1);
 		EXPECT_GE(s.entries, 1);
-		if (self->mode == 3) {
+		if (self->mode == VMS_SHADOW) {
 			EXPECT_EQ(0, s.spec_done);
 		} else {
 			EXPECT_GE(s.spec_done, 1);
@@ -221,7 +221,7 @@ TEST_F(modes, shadow_index_serves_steady_faults)
 	ASSERT_EQ(0, fault_rounds(p, PAGES, rounds));
 	ASSERT_EQ(0, vms_stats(&s));
 	faults = answered(&s, self->mode);
-	if (self->mode == 0) {
+	if (self->mode == VMS_STOCK) {
 		/* Not consulted at all in stock. */
 		munmap(p, PAGES * page_size);
 		EXPECT_EQ(0, faults);
@@ -231,11 +231,12 @@ TEST_F(modes, shadow_index_serves_steady_faults)
 	ASSERT_GE(faults, PAGES * rounds);
 	if (self->mode == VMS_SPEC) {
 		long fallbacks = s.spec_vma + s.spec_table + s.spec_pte +
-				 s.spec_nomem + s.spec_race;
+				 s.spec_nomem + s.spec_race + s.spec_locked;
 
-		TH_LOG("spec: %ld of %llu faults speculative; fallbacks: vma %ld table %ld pte %ld nomem %ld race %ld",
+		TH_LOG("spec: %ld of %llu faults speculative; fallbacks: vma %ld table %ld pte %ld nomem %ld race %ld locked %ld",
 		       s.spec_done, (unsigned long long)faults, s.spec_vma,
-		       s.spec_table, s.spec_pte, s.spec_nomem, s.spec_race);
+		       s.spec_table, s.spec_pte, s.spec_nomem, s.spec_race,
+		       s.spec_locked);
 		/* At least 95% handled without a lock (the target). */
 		EXPECT_GT(s.spec_done * 100, (long)(faults * 95));
 		/* Every fallback was validated as a candidate instead. */
@@ -243,7 +244,7 @@ TEST_F(modes, shadow_index_serves_steady_faults)
 		munmap(p, PAGES * page_size);
 		return;
 	}
-	if (self->mode != 3) {
+	if (self->mode != VMS_SHADOW) {
 		EXPECT_EQ(0, s.hits);
 		EXPECT_EQ(0, s.spec_done);
 		return;
@@ -473,7 +474,7 @@ TEST(bad_writes_rejected)
 TEST(bad_module_parameters_refused)
 {
 	static const char *const bad[] = {
-		"mode=5", "mode=-1", "mode=shadow", "index_cap=0",
+		"mode=99", "mode=-1", "mode=shadow", "index_cap=0",
 		"index_cap=1048577", "kernel_faults=maybe", "admit_ms=10001",
 		"min_age_ms=10001",
 	};

@@ -242,11 +242,11 @@ FIXTURE_VARIANT(race) {
 	int mode;
 };
 
-FIXTURE_VARIANT_ADD(race, stock) { .mode = 0 };
-FIXTURE_VARIANT_ADD(race, mmap) { .mode = 1 };
-FIXTURE_VARIANT_ADD(race, pervma) { .mode = 2 };
-FIXTURE_VARIANT_ADD(race, shadow) { .mode = 3 };
-FIXTURE_VARIANT_ADD(race, spec) { .mode = 4 };
+FIXTURE_VARIANT_ADD(race, stock) { .mode = VMS_STOCK };
+FIXTURE_VARIANT_ADD(race, mmap) { .mode = VMS_MMAP };
+FIXTURE_VARIANT_ADD(race, pervma) { .mode = VMS_PERVMA };
+FIXTURE_VARIANT_ADD(race, shadow) { .mode = VMS_SHADOW };
+FIXTURE_VARIANT_ADD(race, spec) { .mode = VMS_SPEC };
 
 FIXTURE_SETUP(race)
 {
@@ -264,16 +264,16 @@ static void log_index(struct __test_metadata *_metadata, int mode)
 {
 	struct vms_stats s;
 
-	if ((mode != 3 && mode != VMS_SPEC) || vms_stats(&s))
+	if ((mode != VMS_SHADOW && mode != VMS_SPEC) || vms_stats(&s))
 		return;
 	TH_LOG("%s index: %ld validated hits, %ld stale candidates caught, %lld pruned, %lld forgotten",
 	       vms_modes[mode], s.hits, s.misses,
 	       (long long)vms_count(&s, "pruned", mode),
 	       (long long)vms_count(&s, "forgotten", mode));
 	if (mode == VMS_SPEC)
-		TH_LOG("spec: %ld speculative; fallbacks vma %ld table %ld pte %ld nomem %ld race %ld",
+		TH_LOG("spec: %ld speculative; fallbacks vma %ld table %ld pte %ld nomem %ld race %ld locked %ld",
 		       s.spec_done, s.spec_vma, s.spec_table, s.spec_pte,
-		       s.spec_nomem, s.spec_race);
+		       s.spec_nomem, s.spec_race, s.spec_locked);
 }
 
 #define RACE_TEST(name, kind)						\

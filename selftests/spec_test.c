@@ -10,11 +10,12 @@
  *
  *   range check         stale_range_after_split (fails without it)
  *   PTE none under lock same_page_faults_keep_every_write (fails without it)
- *   sequence check      readonly_after_mprotect_returns (did not, yet)
+ *   sequence check      readonly_after_mprotect_returns (fails without it)
  *   attached check      nothing_left_after_munmap (fails without it)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -44,8 +45,9 @@ static char *map_window(void)
 
 /*
  * @pages pages of a VMA of their own inside a fresh window: read-only guard
- * pages either side keep it from merging or splitting when its protection
- * changes, and the first guard (mapped) keeps the window's PTE table.
+ * pages either side keep it from merging while it is read-write (a test
+ * that makes it read-only changes them first), and the first guard
+ * (mapped) keeps the window's PTE table.
  */
 static char *map_region(size_t pages)
 {
@@ -71,7 +73,7 @@ static double now(void)
 /* The outcomes of speculative faults, as /proc/vmstat names them. */
 static const char *const outcomes[] = {
 	"done", "fallback_vma", "fallback_table", "fallback_pte",
-	"fallback_nomem", "fallback_race",
+	"fallback_nomem", "fallback_race", "fallback_locked",
 };
 #define NR_OUTCOMES (sizeof(outcomes) / sizeof(outcomes[0]))
 
@@ -92,8 +94,8 @@ FIXTURE_VARIANT(spec) {
 	int mode;
 };
 
-FIXTURE_VARIANT_ADD(spec, pervma) { .mode = 2 };
-FIXTURE_VARIANT_ADD(spec, shadow) { .mode = 3 };
+FIXTURE_VARIANT_ADD(spec, pervma) { .mode = VMS_PERVMA };
+FIXTURE_VARIANT_ADD(spec, shadow) { .mode = VMS_SHADOW };
 FIXTURE_VARIANT_ADD(spec, spec) { .mode = VMS_SPEC };
 
 FIXTURE_SETUP(spec)
@@ -119,8 +121,8 @@ FIXTURE_TEARDOWN(spec)
 	for (size_t i = 0; i < NR_OUTCOMES; i++)				\
 		d[i] = spec_count(outcomes[i]) - self->base[i];			\
 	done = d[0];								\
-	TH_LOG("%s: %lld speculative faults; fallbacks vma %lld table %lld pte %lld nomem %lld race %lld", \
-	       vms_modes[variant->mode], d[0], d[1], d[2], d[3], d[4], d[5]);	\
+	TH_LOG("%s: %lld speculative faults; fallbacks vma %lld table %lld pte %lld nomem %lld race %lld locked %lld", \
+	       vms_modes[variant->mode], d[0], d[1], d[2], d[3], d[4], d[5], d[6]); \
 	if (variant->mode == VMS_SPEC) {					\
 		EXPECT_GT(done, 0);						\
 	} else {								\
@@ -187,10 +189,15 @@ TEST_F(spec, stale_range_after_split)
 #define SAME_THREADS	4
 #define SAME_PAGES	8
 #define SAME_ROUNDS	400
+/* Fewer rounds on a slow (loaded TCG) host: at least this many, ... */
+#define SAME_MIN_ROUNDS	50
+/* ... then until this many seconds have passed. */
+#define SAME_SECONDS	15
 
 struct same {
 	char *w;		/* page 0, then SAME_PAGES pages the threads share */
 	pthread_barrier_t start, done;
+	atomic_bool stop;	/* read after the start barrier */
 	long lost;
 	char what[96];
 };
@@ -205,8 +212,10 @@ static void *same_page_writer(void *arg)
 	struct same_arg *a = arg;
 	struct same *s = a->s;
 
-	for (long r = 1; r <= SAME_ROUNDS; r++) {
+	for (long r = 1;; r++) {
 		pthread_barrier_wait(&s->start);
+		if (atomic_load(&s->stop))
+			break;
 		for (int i = 0; i < SAME_PAGES; i++) {
 			long *word = (long *)(s->w + (1 + i) * page_size) + a->id;
 
@@ -224,12 +233,14 @@ static void *same_page_writer(void *arg)
  * look, under the PTE lock, keeps the later one from replacing the page the
  * earlier one mapped (and a thread's write with it).
  */
-TEST_F(spec, same_page_faults_keep_every_write)
+TEST_F_TIMEOUT(spec, same_page_faults_keep_every_write, 120)
 {
 	struct same s = { .w = map_region(1 + SAME_PAGES) };
 	struct same_arg a[SAME_THREADS];
 	pthread_t t[SAME_THREADS];
+	double end = now() + SAME_SECONDS;
 	long long pte0;
+	long r;
 
 	ASSERT_NE(NULL, s.w);
 	/* Page 0 gives the region its anon_vma and index entry. */
@@ -241,7 +252,7 @@ TEST_F(spec, same_page_faults_keep_every_write)
 		a[i] = (struct same_arg){ .s = &s, .id = i };
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, same_page_writer, &a[i]));
 	}
-	for (long r = 1; r <= SAME_ROUNDS; r++) {
+	for (r = 1; r <= SAME_ROUNDS && (r <= SAME_MIN_ROUNDS || now() < end); r++) {
 		pthread_barrier_wait(&s.start);
 		pthread_barrier_wait(&s.done);
 		for (int i = 0; i < SAME_PAGES; i++)
@@ -259,49 +270,99 @@ TEST_F(spec, same_page_faults_keep_every_write)
 				     MADV_DONTNEED));
 		pthread_barrier_wait(&s.done);
 	}
+	atomic_store(&s.stop, true);
+	pthread_barrier_wait(&s.start);
 	for (int i = 0; i < SAME_THREADS; i++)
 		pthread_join(t[i], NULL);
-	TH_LOG("%ld writes lost%s%s; %lld faults found the PTE mapped by another",
-	       s.lost, s.lost ? ", first: " : "", s.what,
+	TH_LOG("%ld rounds: %ld writes lost%s%s; %lld faults found the PTE mapped by another",
+	       r - 1, s.lost, s.lost ? ", first: " : "", s.what,
 	       spec_count("fallback_pte") - pte0);
 	EXPECT_EQ(0, s.lost);
 	EXPECT_SPECULATED();
 	munmap(s.w - page_size, WINDOW);
 }
 
-/* Faulters writing fresh pages while the region flips read-only and back. */
-#define RO_FAULTERS	2
-#define RO_PAGES	32
+/*
+ * A faulter writing fresh pages while the region flips read-only and back.
+ * The region's neighbours are PROT_NONE: it merges with neither as
+ * PROT_READ nor as PROT_READ | PROT_WRITE, so mprotect() changes its
+ * vm_flags in place (the VMA stays attached, its range unchanged) and only
+ * the sequence check can see it.
+ */
+#define RO_PAGES	256
 #define RO_MS		1500
-/* Each flip probes every page (a signal each): slow on a loaded TCG host. */
-#define RO_MIN_FLIPS	20
+#define RO_MIN_FLIPS	50
+/* The longest pause before mprotect(PROT_READ), in microseconds. */
+#define RO_JITTER_US	200
 
 struct ro {
 	char *region;
 	atomic_long epoch;	/* odd: read-only, and mprotect() has returned */
+	atomic_long ro_tries;	/* the faulter's writes begun in a read-only epoch */
+	atomic_long faults;	/* its successful writes to a fresh page */
+	atomic_long cur;	/* the page it is writing */
 	atomic_bool stop;
-	long writes_in_ro;
+	atomic_long writes_in_ro;
 	char what[96];
 };
 
+static void pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);	/* best effort */
+}
+
+static void ro_violation(struct ro *r, const char *fmt, long page, long e)
+{
+	if (!atomic_fetch_add(&r->writes_in_ro, 1))
+		snprintf(r->what, sizeof(r->what), fmt, page, e);
+}
+
+/*
+ * The faulter writes the region's pages in turn, each fresh, so that it is
+ * nearly always inside a fault; at the end it empties the region
+ * (MADV_DONTNEED) and starts again. A write begun after
+ * mprotect(PROT_READ) returned must fail, and the faulter keeps writing
+ * the same page until the region is writable again: a writable PTE left
+ * behind by a fault that raced mprotect() shows as a write that succeeds.
+ */
 static void *ro_faulter(void *arg)
 {
 	struct ro *r = arg;
-	static atomic_int next_id;
-	int id = atomic_fetch_add(&next_id, 1) % RO_FAULTERS;
+	long i = 0;
 
-	for (size_t i = id; !atomic_load(&r->stop); i = (i + RO_FAULTERS) % RO_PAGES) {
+	pin_self(1);
+	while (!atomic_load(&r->stop)) {
 		long e = atomic_load(&r->epoch), v = e;
 		int code = 0;
+		bool wrote;
 
-		if (vms_access(r->region + i * page_size, VMS_WRITE, &v, &code))
+		atomic_store(&r->cur, i);
+		wrote = !vms_access(r->region + i * page_size, VMS_WRITE, &v, &code);
+		if (e & 1) {
+			atomic_fetch_add(&r->ro_tries, 1);
+			if (wrote && atomic_load(&r->epoch) == e)
+				ro_violation(r, "page %ld written in read-only epoch %ld", i, e);
 			continue;
-		/* It wrote, entirely inside a read-only period: a stale PTE. */
-		if ((e & 1) && atomic_load(&r->epoch) == e && !r->writes_in_ro++)
-			snprintf(r->what, sizeof(r->what),
-				 "page %zu written in read-only epoch %ld", i, e);
+		}
+		if (!wrote || (atomic_load(&r->epoch) & 1))
+			continue;	/* read-only now: try this page again */
+		atomic_fetch_add(&r->faults, 1);
+		if (++i == RO_PAGES) {
+			madvise(r->region, RO_PAGES * page_size, MADV_DONTNEED);
+			i = 0;
+		}
 	}
 	return NULL;
+}
+
+static void spin_us(long us)
+{
+	for (double end = now() + us / 1e6; now() < end;)
+		;
 }
 
 /*
@@ -309,50 +370,70 @@ static void *ro_faulter(void *arg)
  * after mprotect(PROT_READ) has passed its (empty) PTE would map a writable
  * page into a read-only VMA: only the mmap_lock sequence check stops it.
  * Once mprotect() has returned, no write may succeed until the next
- * mprotect(PROT_READ | PROT_WRITE) begins: neither the faulters' (checked by
- * epoch) nor the main thread's probe of every page.
+ * mprotect(PROT_READ | PROT_WRITE) begins: neither the faulter's (checked
+ * by epoch) nor the main thread's probe of the pages it was writing. The
+ * main thread flips at a random point of the faulter's loop (after it
+ * wrote a fresh page, plus up to RO_JITTER_US), so as not to meet it in
+ * the same phase each time.
  */
 TEST_F_TIMEOUT(spec, readonly_after_mprotect_returns, 120)
 {
 	struct ro r = { .region = map_region(RO_PAGES) };
 	size_t len = RO_PAGES * page_size;
-	pthread_t t[RO_FAULTERS];
+	pthread_t t;
 	long flips = 0, probed = 0;
-	long long race0;
+	long long race0, race, locked0, locked;
 	double end;
 
 	ASSERT_NE(NULL, r.region);
+	/* Neighbours of neither protection the region flips between. */
+	ASSERT_EQ(0, mprotect(r.region - page_size, page_size, PROT_NONE));
+	ASSERT_EQ(0, mprotect(r.region + len, page_size, PROT_NONE));
+	pin_self(0);
+	srand(getpid());
 	race0 = spec_count("fallback_race");
-	for (int i = 0; i < RO_FAULTERS; i++)
-		ASSERT_EQ(0, pthread_create(&t[i], NULL, ro_faulter, &r));
+	locked0 = spec_count("fallback_locked");
+	ASSERT_EQ(0, pthread_create(&t, NULL, ro_faulter, &r));
 	end = now() + RO_MS / 1000.0;
 	while (now() < end || (flips < RO_MIN_FLIPS && now() < end + 60)) {
+		long tries, faults = atomic_load(&r.faults), c;
+
+		/* Let the faulter fault a fresh page in this writable period. */
+		for (double give_up = now() + 0.1;
+		     atomic_load(&r.faults) == faults && now() < give_up;)
+			sched_yield();
+		spin_us(rand() % (RO_JITTER_US + 1));
 		ASSERT_EQ(0, mprotect(r.region, len, PROT_READ));
+		tries = atomic_load(&r.ro_tries);
 		atomic_fetch_add(&r.epoch, 1);	/* odd: read-only from now */
-		for (size_t i = 0; i < RO_PAGES; i++) {
+		/* Let it write once in this read-only period. */
+		for (double give_up = now() + 0.1;
+		     atomic_load(&r.ro_tries) == tries && now() < give_up;)
+			sched_yield();
+		c = atomic_load(&r.cur);
+		for (long i = c > 0 ? c - 1 : 0; i <= c + 1 && i < RO_PAGES; i++) {
 			long v = 1;
 			int code = 0;
 
-			if (!vms_access(r.region + i * page_size, VMS_WRITE, &v, &code) &&
-			    !r.writes_in_ro++)
-				snprintf(r.what, sizeof(r.what),
-					 "page %zu writable after mprotect(PROT_READ)", i);
+			if (!vms_access(r.region + i * page_size, VMS_WRITE, &v, &code))
+				ro_violation(&r, "page %ld writable after mprotect(PROT_READ), epoch %ld",
+					     i, atomic_load(&r.epoch));
 			probed++;
 		}
 		atomic_fetch_add(&r.epoch, 1);	/* even: about to be writable */
 		ASSERT_EQ(0, mprotect(r.region, len, PROT_READ | PROT_WRITE));
-		/* Every PTE none again: the faulters' next writes all fault. */
-		ASSERT_EQ(0, madvise(r.region, len, MADV_DONTNEED));
 		flips++;
 	}
 	atomic_store(&r.stop, true);
-	for (int i = 0; i < RO_FAULTERS; i++)
-		pthread_join(t[i], NULL);
-	TH_LOG("%ld flips, %ld probes, %ld writes in read-only periods%s%s; %lld speculative faults caught by the sequence",
-	       flips, probed, r.writes_in_ro, r.writes_in_ro ? ", first: " : "",
-	       r.what, spec_count("fallback_race") - race0);
+	pthread_join(t, NULL);
+	race = spec_count("fallback_race") - race0;
+	locked = spec_count("fallback_locked") - locked0;
+	TH_LOG("%ld fresh-page writes; %ld flips, %ld probes; %ld writes in read-only periods%s%s; speculative faults that met mprotect(): %lld caught by the sequence under the PTE lock, %lld found it write-locked",
+	       atomic_load(&r.faults), flips, probed,
+	       atomic_load(&r.writes_in_ro), r.writes_in_ro ? ", first: " : "",
+	       r.what, race, locked);
 	EXPECT_GE(flips, RO_MIN_FLIPS);
-	EXPECT_EQ(0, r.writes_in_ro);
+	EXPECT_EQ(0, atomic_load(&r.writes_in_ro));
 	EXPECT_SPECULATED();
 	munmap(r.region - page_size, WINDOW);
 }

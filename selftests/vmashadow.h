@@ -27,15 +27,14 @@
 #define VMS_DEBUGFS	"/sys/kernel/debug/vmashadow"
 #define VMS_SYSFS	"/sys/module/vmashadow"
 
-/* The modes of scripts/modes, in order (make lint checks it). */
+/* The modes of scripts/modes, in order (make lint checks both lists). */
+enum vms_mode { VMS_STOCK, VMS_MMAP, VMS_PERVMA, VMS_SHADOW, VMS_SPEC, VMS_NR_MODES };
 static const char *const vms_modes[] = { "stock", "mmap", "pervma", "shadow",
 					  "spec" };
 /* The module's defaults (rust/knobs.rs). */
 #define VMS_ADMIT_MS_DEFAULT	"10"
 #define VMS_MIN_AGE_MS_DEFAULT	"10"
 #define VMS_INDEX_CAP_DEFAULT	65536
-#define VMS_NR_MODES 5
-#define VMS_SPEC 4
 
 static inline const char *vms_ko_path(void)
 {
@@ -137,7 +136,8 @@ struct vms_stats {
 	char mode[16];
 	long kernel_faults, index_cap, admit_ms, min_age_ms, indexes, entries, hits, misses;
 	/* The core's speculative fault outcomes (/proc/vmstat fault_spec_*). */
-	long spec_done, spec_vma, spec_table, spec_pte, spec_nomem, spec_race;
+	long spec_done, spec_vma, spec_table, spec_pte, spec_nomem, spec_race,
+	     spec_locked;
 	int nr_events;
 	char event[VMS_MAX_EVENTS][24];
 	uint64_t count[VMS_MAX_EVENTS][VMS_NR_MODES];
@@ -173,6 +173,7 @@ static inline int vms_stats(struct vms_stats *s)
 		    sscanf(line, "spec_fallback_pte %ld", &s->spec_pte) == 1 ||
 		    sscanf(line, "spec_fallback_nomem %ld", &s->spec_nomem) == 1 ||
 		    sscanf(line, "spec_fallback_race %ld", &s->spec_race) == 1 ||
+		    sscanf(line, "spec_fallback_locked %ld", &s->spec_locked) == 1 ||
 		    !strncmp(line, "event ", 6))
 			continue;
 		if (sscanf(line, "%23s %llu %llu %llu %llu %llu", name, &c[0],
