@@ -10,13 +10,14 @@ use kernel::{
 };
 
 /// The outcomes of speculative faults, in the stats file's order: done, then the fallbacks.
-pub(crate) const SPEC_NAMES: [&str; 6] = [
+pub(crate) const SPEC_NAMES: [&str; 7] = [
     "spec_done",
     "spec_fallback_vma",
     "spec_fallback_table",
     "spec_fallback_pte",
     "spec_fallback_nomem",
     "spec_fallback_race",
+    "spec_fallback_locked",
 ];
 
 /// Hit, miss, then the [`SPEC_NAMES`] counts.
@@ -36,6 +37,7 @@ fn read() -> Result<[u64; N]> {
         e.spec_pte,
         e.spec_nomem,
         e.spec_race,
+        e.spec_locked,
     ])
 }
 
