@@ -4,6 +4,9 @@
 # (VMASHADOW_CACHE, default /var/cache/vmashadow), keyed by its inputs.
 #
 #   make test      deps + debug kernel + module + selftests + VM run + splat check
+#   make mutants   mutation proofs: the debug kernel without each check of the
+#                  speculative fault path in turn, and the selftest that must
+#                  fail without it (MUTANTS="range sequence" picks; ~10 min each)
 #   make stress    upstream suites in every mode for DURATION (default 30m): the
 #                  kernel's mm selftests, stress-ng, trinity, fault injection
 #   make bench     perf kernel + module + benches (main boot, then the path
@@ -67,7 +70,7 @@ S := scripts
 # The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all help test stress bench bench-coherence bench-compare bench-host bench-host-test deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
+.PHONY: all help test mutants stress bench bench-coherence bench-compare bench-host bench-host-test deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
 
 all: module
 
@@ -76,6 +79,9 @@ help:
 
 test:
 	@$(S)/test.sh
+
+mutants: deps
+	@$(S)/mutants.sh $(MUTANTS)
 
 stress:
 	@$(S)/stress.sh

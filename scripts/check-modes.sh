@@ -35,7 +35,7 @@ compare selftests/vmashadow.h "$header"
 enum=$(sed -n 's/^enum vms_mode { *\(.*\) *};/\1/p' "$h" | tr -d ' ' | tr ',' '\n' |
 	awk 'NF { print NR - 1, $0 }')
 compare "selftests/vmashadow.h (enum vms_mode)" "$(sed -n 's/^\([0-9]*\) VMS_\([A-Z]*\)$/\1 \2/p' <<<"$enum" |
-	grep -v ' NR$' | tr 'A-Z' 'a-z' || true)"
+	grep -v ' NR$' | tr '[:upper:]' '[:lower:]' || true)"
 [ "$(tail -n 1 <<<"$enum")" = "$(wc -l <<<"$want") VMS_NR_MODES" ] || {
 	echo "check-modes: selftests/vmashadow.h: enum vms_mode must end with VMS_NR_MODES" >&2
 	fail=1

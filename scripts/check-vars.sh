@@ -28,7 +28,7 @@ SELFTESTS=$(sed -n 's/^TEST_GEN_PROGS *:= *//p' "$VMS_TOP/selftests/Makefile")
 KNOWN=(A B CPUS MEMORY TIMEOUT KVM FLAVOUR TESTS CRASH SLICE DURATION R
 	SECONDS_PER_RUN ONLY THREADS PATH_R PATH_VMAS PATH_ADMIT_MS VMASHADOW_CACHE
 	KVER_DEB_VERSION KVER_DEB_SHA256 EXTRA_CONFIG KSRC KDIR MODULE
-	COH_CPUS COH_R COH_SECONDS COH_MODES COH_SCENARIOS COH_ACCEL)
+	COH_CPUS COH_R COH_SECONDS COH_MODES COH_SCENARIOS COH_ACCEL MUTANTS)
 
 errs=()
 bad() { errs+=("$1"); }
@@ -126,6 +126,9 @@ if [ -n "${COH_SECONDS:-}" ]; then
 		awk -v s="$COH_SECONDS" 'BEGIN { exit !(s >= 0.01 && s <= 3600) }' ||
 		bad "COH_SECONDS='$COH_SECONDS': seconds of one coherence bench run, a number 0.01..3600 (default 0.3)"
 fi
+all_mutants=$(python3 "$VMS_TOP/scripts/mutants.py" list | cut -d' ' -f1 | xargs)
+[ -z "${MUTANTS:-}" ] || words_in MUTANTS "$MUTANTS" "$all_mutants" \
+	"the mutants make mutants builds and tests, some of: $all_mutants (default all)"
 all_modes="none $(vms_modes | xargs)"
 [ -z "${COH_MODES:-}" ] || words_in COH_MODES "$COH_MODES" "$all_modes" \
 	"the coherence bench's modes, some of: $all_modes (default all)"
