@@ -68,7 +68,11 @@ for n in "${names[@]}"; do
 	con=$m/results/console.log
 	failed=$(grep -aoE '^# not ok [0-9]+ [a-z_.]+' "$con" 2>/dev/null | awk '{ print $5 }' | sort -u | xargs || true)
 	passed=$(grep -acE '^# ok [0-9]+ [a-z_.]+' "$con" 2>/dev/null || true)
-	why=$(grep -a -m1 -E "^# # .*${test##*.}:.*(Expected|writes|lost|resident|read)" "$con" 2>/dev/null | cut -c1-160 || true)
+	# The test's first failed assertion, from its RUN line to its FAIL line.
+	why=$(awk -v t="$test" '
+		index($0, "RUN           " t " ") { on = 1; next }
+		on && /FAIL/ { exit }
+		on && /Expected/ { sub(/^# # [^:]*:[0-9]+:[a-z_]+:/, ""); print; exit }' "$con" 2>/dev/null | cut -c1-160 || true)
 	if [ "$failed" = "$test" ]; then
 		echo "ok $num - mutant $n killed: $test fails, $passed other tests pass${why:+ ($why)}"
 	else
