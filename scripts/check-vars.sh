@@ -126,9 +126,13 @@ if [ -n "${COH_SECONDS:-}" ]; then
 		awk -v s="$COH_SECONDS" 'BEGIN { exit !(s >= 0.01 && s <= 3600) }' ||
 		bad "COH_SECONDS='$COH_SECONDS': seconds of one coherence bench run, a number 0.01..3600 (default 0.3)"
 fi
-all_mutants=$(python3 "$VMS_TOP/scripts/mutants.py" list | cut -d' ' -f1 | xargs)
-[ -z "${MUTANTS:-}" ] || words_in MUTANTS "$MUTANTS" "$all_mutants" \
-	"the mutants make mutants builds and tests, some of: $all_mutants (default all)"
+if [ -n "${MUTANTS:-}" ]; then
+	# The names, as in scripts/mutants.py (read without Python: check-vars
+	# runs before make deps has installed anything).
+	all_mutants=$(sed -n 's/^ *"name": "\([a-z-]*\)",$/\1/p' "$VMS_TOP/scripts/mutants.py" | xargs)
+	words_in MUTANTS "$MUTANTS" "$all_mutants" \
+		"the mutants make mutants builds and tests, some of: $all_mutants (default all)"
+fi
 all_modes="none $(vms_modes | xargs)"
 [ -z "${COH_MODES:-}" ] || words_in COH_MODES "$COH_MODES" "$all_modes" \
 	"the coherence bench's modes, some of: $all_modes (default all)"

@@ -126,6 +126,8 @@ good DURATION=30m SLICE=0
 good DURATION=600s
 good DURATION=2h SLICE=1
 good DURATION=45
+bad 'MUTANTS=range bogus' bogus range sequence attached
+good 'MUTANTS=range pte-recheck'
 
 # Several bad variables: each is named.
 run CPUS=x R=0 KVM=maybe "$check"
