@@ -25,6 +25,8 @@
 #   --out DIR        keep consoles and reports here (default: a new
 #                    directory under $COHERENCE_CACHE/runs)
 #   --timeout S      per boot (default 900)
+#   --cache LINES    the plugin's cache= (a vCPU's private cache in lines;
+#                    default the plugin's, 16384; 0: unlimited)
 #   --build-only     build the plugin and the guest programs, print the
 #                    plugin's path, boot nothing
 #
@@ -55,7 +57,8 @@ tests=all
 out=
 timeout=900
 build_only=0
-usage() { die "usage: $0 [--build-only] [--kernel BZIMAGE] [--map SYSTEM.MAP] [--vng] [--accel multi,single] [--n N] [--pp-n N] [--tests LIST] [--out DIR] [--timeout S]"; }
+plugin_cache=
+usage() { die "usage: $0 [--build-only] [--kernel BZIMAGE] [--map SYSTEM.MAP] [--vng] [--accel multi,single] [--n N] [--pp-n N] [--tests LIST] [--out DIR] [--timeout S] [--cache LINES]"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=${2:-}; shift 2 || usage ;;
@@ -68,6 +71,7 @@ while [ $# -gt 0 ]; do
 	--tests) tests=${2:-}; shift 2 || usage ;;
 	--out) out=${2:-}; shift 2 || usage ;;
 	--timeout) timeout=${2:-}; shift 2 || usage ;;
+	--cache) plugin_cache=${2:-}; shift 2 || usage ;;
 	-h | --help) sed -n '3,/^$/{/^$/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) usage ;;
 	esac
@@ -89,6 +93,8 @@ else
 		[[ " ${all_tests[*]} " == *" $t "* ]] || die "--tests: unknown test '$t' (known: ${all_tests[*]})"
 	done
 fi
+[ -z "$plugin_cache" ] || [[ "$plugin_cache" =~ ^(0|[1-9][0-9]{0,9})$ ]] && [ "${plugin_cache:-0}" -le 1073741824 ] ||
+	die "--cache must be a number of lines, 0 (unlimited) to 1073741824 (got '$plugin_cache')"
 [ -z "$kernel" ] || [ -f "$kernel" ] || die "--kernel $kernel: no such file"
 [ -z "$map" ] || [ -f "$map" ] || die "--map $map: no such file"
 
@@ -184,7 +190,7 @@ boot() { # accel dir
 		echo "${test_list[*]}"
 	)
 	mkdir -p "$dir"
-	popts="$plugin,report=$dir/report.csv,each=on${map:+,map=$map}"
+	popts="$plugin,report=$dir/report.csv,each=on${map:+,map=$map}${plugin_cache:+,cache=$plugin_cache}"
 	if [ "$vng" = 1 ]; then
 		# vng runs virtme-run from its venv, as scripts/vm.sh does.
 		local venv=$vms_cache/venv

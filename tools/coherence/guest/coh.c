@@ -238,11 +238,17 @@ static void two_threads(const char *name)
 	switch (test) {
 	case T_SHARED:
 	case T_FALSE:
-		/* One transfer per change of owner of the line. */
+		/*
+		 * One transfer per change of owner of the line. Slack of 10%,
+		 * at least 10: a host that preempts a vCPU thread between an
+		 * atomic and its callback lets the other vCPU's callbacks pass
+		 * it, two invented alternations each time, and a busy host
+		 * does that a few times in a run of few alternations.
+		 */
 		alt = alternations();
 		x = alt + 3;
 		printf(" alternations=%ld expect.transfers=%ld tol.transfers=%ld", alt, x,
-		       pct(x) > 2 ? pct(x) : 2);
+		       pct(x) > 10 ? pct(x) : 10);
 		break;
 	case T_SEPARATE:
 		printf(" expect.transfers=3 tol.transfers=2");

@@ -76,6 +76,8 @@ struct Config {
     top: usize,
     slots: usize,
     lines_log2: u32,
+    /// Lines in a vCPU's private cache; 0: unlimited.
+    cache: u64,
     system: bool,
 }
 
@@ -595,8 +597,13 @@ unsafe extern "C" fn tb_trans(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
     flush(run);
 }
 
+/// A vCPU's private cache, in lines: 1 MiB, the L2 of one AMD Zen 4 or
+/// Zen 5 core (the model's machine, docs/coherence-model.md).
+const DEFAULT_CACHE: u64 = 16384;
+
 const USAGE: &str = "arguments: report=FILE (required), map=System.map, top=N (40), \
-                     slots=N (16384), lines=LOG2 (21), each=on|off (off), start=on|off (off)";
+                     slots=N (16384), lines=LOG2 (21), cache=LINES (16384; 0: unlimited), \
+                     each=on|off (off), start=on|off (off)";
 
 fn parse_args(raw: &[String], system: bool) -> Result<(Config, Symbols, bool), String> {
     let mut cfg = Config {
@@ -605,6 +612,7 @@ fn parse_args(raw: &[String], system: bool) -> Result<(Config, Symbols, bool), S
         top: 40,
         slots: 16384,
         lines_log2: 21,
+        cache: DEFAULT_CACHE,
         system,
     };
     let mut syms = Symbols::default();
@@ -631,6 +639,7 @@ fn parse_args(raw: &[String], system: bool) -> Result<(Config, Symbols, bool), S
             "top" => cfg.top = num(k, v, 1, 1_000_000)? as usize,
             "slots" => cfg.slots = num(k, v, 16, MAX_SLOTS as u64)? as usize,
             "lines" => cfg.lines_log2 = num(k, v, 10, 30)? as u32,
+            "cache" => cfg.cache = num(k, v, 0, 1 << 30)?,
             "each" => cfg.each = flag(k, v)?,
             "start" => start = flag(k, v)?,
             _ => return Err(format!("unknown argument '{a}'; {USAGE}")),
@@ -678,7 +687,7 @@ fn setup(id: qemu_plugin_id_t, args: &Args, info: &Info) -> Result<(), String> {
     ];
     debug_assert_eq!(names.len(), FIRST_SYM_SLOT);
     let st = State {
-        lines: Lines::new(cfg.lines_log2),
+        lines: Lines::new(cfg.lines_log2, cfg.cache),
         cfg,
         syms,
         sb,
@@ -778,7 +787,13 @@ mod tests {
     #[test]
     fn arguments() {
         let (c, _, s) = args(&["report=/tmp/x", "each=on", "top=5", "start=yes"]).unwrap();
-        assert!(c.each && s && c.top == 5 && c.slots == 16384);
+        assert!(c.each && s && c.top == 5 && c.slots == 16384 && c.cache == DEFAULT_CACHE);
+        assert_eq!(args(&["report=/x", "cache=0"]).unwrap().0.cache, 0);
+        assert!(
+            args(&["report=/x", "cache=-1"])
+                .unwrap_err()
+                .contains("cache=-1")
+        );
         assert!(args(&[]).unwrap_err().contains("no report="));
         assert!(args(&["report=/x", "top=0"]).unwrap_err().contains("top=0"));
         assert!(args(&["report=/x", "lines=99"]).is_err());
