@@ -46,7 +46,10 @@ use kernel::{
     prelude::*,
     sync::{
         aref::ARef,
-        atomic::ordering::{Acquire, Relaxed, Release},
+        atomic::{
+            ordering::{Acquire, Relaxed, Release},
+            Atomic,
+        },
         global_lock, rcu,
         rcu::RcuBox,
     },
@@ -92,7 +95,7 @@ struct Registry {
 }
 
 global_lock! {
-    // SAFETY: Initialized by `init()` before the hook is registered.
+    // SAFETY: Initialized by `register()`, once, before anything can lock it (see there).
     //
     // Linking and unlinking an index is O(1) and allocates nothing, whatever the number of
     // processes: the links are in the `Live` record, allocated before the lock is taken.
@@ -103,7 +106,7 @@ global_lock! {
 }
 
 global_lock! {
-    // SAFETY: Initialized by `init()` before the hook is registered.
+    // SAFETY: Initialized by `register()`, once, before anything can lock it (see there).
     //
     // The registration while the module is loaded; mode switches hold it, so that the mode and
     // the core's fault-path key agree.
@@ -335,13 +338,19 @@ unsafe impl FaultVmaHook for Shadow {
     }
 }
 
-/// Prepares the module-global state and registers the hook in `mode`.
-///
-/// # Safety
-///
-/// Called once, before anything else in this file runs (module init).
-pub(crate) unsafe fn register(mode: Mode) -> Result {
-    // SAFETY: Called once, before anything can take the locks (the caller's contract).
+/// Whether [`register`] has run: it initializes the module's locks, which must happen once.
+static REGISTERED: Atomic<bool> = Atomic::new(false);
+
+/// Prepares the module-global state and registers the hook in `mode`. Module init calls it;
+/// any later call fails with `EBUSY` and changes nothing.
+pub(crate) fn register(mode: Mode) -> Result {
+    if REGISTERED.xchg(true, Relaxed) {
+        return Err(EBUSY);
+    }
+    // SAFETY: Only the first call gets here, so each lock is initialized once. Nothing can have
+    // locked them before: the callbacks run only once the registration below exists,
+    // `unregister()` runs only when the module drops what module init made after this returned
+    // `Ok`, and `set_mode()` and `census()` only from debugfs files created after that.
     unsafe {
         REGISTRY.init();
         HOOK.init();

@@ -91,8 +91,7 @@ impl kernel::InPlaceModule for VmaShadow {
                 knobs::set_kernel_faults(module_parameters::kernel_faults.value());
                 stats::reset();
                 vmstat::reset()?;
-                // SAFETY: Module init runs once, before any other use of the hook.
-                unsafe { hook::register(m) }?;
+                hook::register(m)?;
                 pr_info!(
                     "loaded: mode {}, kernel_faults {}\n",
                     m,
