@@ -15,7 +15,8 @@
 //! A write that does not parse fails with `EINVAL` and changes nothing.
 
 use crate::{
-    hook, knobs,
+    hook::Hook,
+    knobs,
     mode::Mode,
     stats::{self, Event},
     vmstat,
@@ -45,57 +46,57 @@ fn parse_bool(s: &str) -> Result<bool> {
     }
 }
 
-fn mode_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn mode_show(_: &Hook, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", knobs::mode())
 }
 
-fn mode_store(_: &(), r: &mut UserSliceReader) -> Result {
+fn mode_store(hook: &Hook, r: &mut UserSliceReader) -> Result {
     let mut buf = [0; 32];
-    hook::set_mode(token(r, &mut buf)?.parse()?)
+    hook.set_mode(token(r, &mut buf)?.parse()?)
 }
 
-fn kernel_faults_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn kernel_faults_show(_: &Hook, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", u8::from(knobs::kernel_faults()))
 }
 
-fn kernel_faults_store(_: &(), r: &mut UserSliceReader) -> Result {
+fn kernel_faults_store(_: &Hook, r: &mut UserSliceReader) -> Result {
     let mut buf = [0; 32];
     knobs::set_kernel_faults(parse_bool(token(r, &mut buf)?)?);
     Ok(())
 }
 
-fn index_cap_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn index_cap_show(_: &Hook, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", knobs::index_cap())
 }
 
-fn index_cap_store(_: &(), r: &mut UserSliceReader) -> Result {
+fn index_cap_store(_: &Hook, r: &mut UserSliceReader) -> Result {
     let mut buf = [0; 32];
     let cap = token(r, &mut buf)?.parse::<usize>().map_err(|_| EINVAL)?;
     knobs::set_index_cap(cap)
 }
 
-fn admit_ms_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn admit_ms_show(_: &Hook, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", knobs::admit_ms())
 }
 
-fn admit_ms_store(_: &(), r: &mut UserSliceReader) -> Result {
+fn admit_ms_store(_: &Hook, r: &mut UserSliceReader) -> Result {
     let mut buf = [0; 32];
     let ms = token(r, &mut buf)?.parse::<u32>().map_err(|_| EINVAL)?;
     knobs::set_admit_ms(ms)
 }
 
-fn min_age_ms_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn min_age_ms_show(_: &Hook, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "{}", knobs::min_age_ms())
 }
 
-fn min_age_ms_store(_: &(), r: &mut UserSliceReader) -> Result {
+fn min_age_ms_store(_: &Hook, r: &mut UserSliceReader) -> Result {
     let mut buf = [0; 32];
     let ms = token(r, &mut buf)?.parse::<u32>().map_err(|_| EINVAL)?;
     knobs::set_min_age_ms(ms)
 }
 
-fn stats_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let (indexes, entries) = hook::census();
+fn stats_show(hook: &Hook, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let (indexes, entries) = hook.census();
     let core = vmstat::counts().map_err(|_| fmt::Error)?;
     let (hits, misses) = (core.hits, core.misses);
     writeln!(f, "mode {}", knobs::mode())?;
@@ -142,7 +143,7 @@ fn stats_show(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
     Ok(())
 }
 
-fn reset_store(_: &(), r: &mut UserSliceReader) -> Result {
+fn reset_store(_: &Hook, r: &mut UserSliceReader) -> Result {
     let mut buf = [0; 32];
     if token(r, &mut buf)? != "1" {
         return Err(EINVAL);
@@ -152,12 +153,13 @@ fn reset_store(_: &(), r: &mut UserSliceReader) -> Result {
     Ok(())
 }
 
-/// The debugfs directory and its files, one [`Scope`]: dropping it removes them all.
-pub(crate) type Control = Scope<()>;
+/// The debugfs directory and its files, one [`Scope`] with the hook they steer: dropping it
+/// removes the files, then unregisters the hook.
+pub(crate) type Control = Scope<Hook>;
 
-/// Creates `/sys/kernel/debug/vmashadow/`.
-pub(crate) fn new() -> impl PinInit<Control, Error> {
-    Scope::dir(Ok::<(), Error>(()), c"vmashadow", |data, dir| {
+/// Creates `/sys/kernel/debug/vmashadow/` for `hook`.
+pub(crate) fn new(hook: impl PinInit<Hook, Error> + 'static) -> impl PinInit<Control, Error> {
+    Scope::dir(hook, c"vmashadow", |data, dir| {
         dir.read_write_callback_file(c"mode", data, &mode_show, &mode_store);
         dir.read_write_callback_file(
             c"kernel_faults",

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The fault path's side: [`Shadow`], the hook the core's fault VMA lookup calls, the per-mm
-//! index each mm keeps in its hook data, and the registration that mode switches steer.
+//! index each mm keeps in its hook data, and [`Hook`], the registration that mode switches
+//! steer.
 //!
 //! Lifetimes, in one place:
 //! - An index is created only by [`Shadow::fill`], for the faulting task's own mm (so the mm
@@ -16,15 +17,15 @@
 //!   period later, in process context ([`RcuBox`]): lockless readers that found it before it
 //!   was unpublished never see it change under their `&` or freed; module exit waits for the
 //!   last such drop ([`RcuBox::barrier`]).
-//! - Unregistering stops [`Shadow::lookup`] and [`Shadow::fill`], waits for a grace period,
-//!   calls [`Shadow::drain`] while [`Shadow::forget`] and [`Shadow::release`] still run, and
-//!   only then stops those.
+//! - Unregistering (dropping the [`Hook`]) stops [`Shadow::lookup`] and [`Shadow::fill`], waits
+//!   for a grace period, calls [`Shadow::drain`] while [`Shadow::forget`] and
+//!   [`Shadow::release`] still run, and only then stops those.
 //!
 //! # Locking
 //!
 //! Outer to inner:
-//! 1. [`HOOK`] (mode switches and unregistering, which patch code and may sleep), alone, in
-//!    process context;
+//! 1. the [`Hook`]'s mutex (mode switches, which patch code and may sleep), alone, in process
+//!    context;
 //! 2. the core's `mmap_lock` or VMA lock (around `fill` and `forget`);
 //! 3. either [`REGISTRY`] (create, release, drain, census) or one index's lock (fill, forget,
 //!    and the drop of a retired index, in a workqueue); never both.
@@ -43,12 +44,17 @@ use kernel::{
         virt::VmaRef,
         Mm, MmWithUser,
     },
+    new_mutex,
     prelude::*,
     sync::{
         aref::ARef,
-        atomic::ordering::{Acquire, Relaxed, Release},
+        atomic::{
+            ordering::{Acquire, Relaxed, Release},
+            Atomic,
+        },
         global_lock, rcu,
         rcu::RcuBox,
+        Mutex,
     },
     time::{jiffies, Delta},
 };
@@ -92,7 +98,7 @@ struct Registry {
 }
 
 global_lock! {
-    // SAFETY: Initialized by `init()` before the hook is registered.
+    // SAFETY: Initialized by `register()`, once, before anything can lock it (see there).
     //
     // Linking and unlinking an index is O(1) and allocates nothing, whatever the number of
     // processes: the links are in the `Live` record, allocated before the lock is taken.
@@ -100,14 +106,6 @@ global_lock! {
         live: List::new(),
         count: 0,
     };
-}
-
-global_lock! {
-    // SAFETY: Initialized by `init()` before the hook is registered.
-    //
-    // The registration while the module is loaded; mode switches hold it, so that the mode and
-    // the core's fault-path key agree.
-    unsafe(uninit) static HOOK: Mutex<Option<Registration<Shadow>>> = None;
 }
 
 /// Whether the faulting process started less than `min_age_ms` ago.
@@ -120,7 +118,7 @@ fn young() -> bool {
 /// The index published in `mm`'s hook data, valid while `rcu` is held.
 #[inline]
 fn index_of<'r>(mm: &Mm, _rcu: &'r rcu::Guard) -> Option<&'r Index> {
-    // SAFETY: This module is the registered hook (it only runs while `HOOK` holds its
+    // SAFETY: This module is the registered hook (it only runs while a `Hook` holds its
     // registration, or in its callbacks), and it is the only code that reads or writes the
     // word. It stores NULL or `RcuBox::as_ptr()` of an index whose `Live` is in `REGISTRY`. An
     // index is unpublished before its box is dropped, and the box drops and frees it only
@@ -335,56 +333,75 @@ unsafe impl FaultVmaHook for Shadow {
     }
 }
 
-/// Prepares the module-global state and registers the hook in `mode`.
-///
-/// # Safety
-///
-/// Called once, before anything else in this file runs (module init).
-pub(crate) unsafe fn register(mode: Mode) -> Result {
-    // SAFETY: Called once, before anything can take the locks (the caller's contract).
-    unsafe {
-        REGISTRY.init();
-        HOOK.init();
-    }
-    let mut hook = HOOK.lock();
-    knobs::store_mode(mode);
-    *hook = Some(Registration::new(mode != Mode::Stock)?);
-    Ok(())
+/// The registered hook. While it lives the core calls [`Shadow`]; dropping it unregisters the
+/// hook, after which no callback runs or will run and every index is retired and dropped.
+#[pin_data]
+pub(crate) struct Hook {
+    /// Mode switches hold it, so that the mode and the core's fault-path key agree. Dropped
+    /// first: unregistering waits for the callbacks in flight and retires every index.
+    #[pin]
+    reg: Mutex<Registration<Shadow>>,
+    /// Dropped after `reg`.
+    _barrier: Barrier,
 }
 
-/// Unregisters the hook: afterwards no callback runs or will run, and every index is retired.
-/// Called once, from module exit.
-pub(crate) fn unregister() {
-    let reg = HOOK.lock().take();
-    drop(reg);
-    // Every index is retired: wait until the last of them has been dropped, which runs this
-    // module's code.
-    RcuBox::<Index>::barrier();
+/// When dropped, waits until the last retired index has been dropped, which runs this module's
+/// code.
+struct Barrier;
+
+impl Drop for Barrier {
+    fn drop(&mut self) {
+        RcuBox::<Index>::barrier();
+    }
 }
 
-/// Switches mode. In `stock` the core stops consulting the hook altogether, so faults take
-/// exactly the path they take without the module; `forget` and `release` keep the indexes
-/// consistent meanwhile.
-pub(crate) fn set_mode(mode: Mode) -> Result {
-    let hook = HOOK.lock();
-    let reg = hook.as_ref().ok_or(ENODEV)?;
-    let consult = mode != Mode::Stock;
-    // Consulting stops before the mode changes away from a consulting one, and starts after
-    // it changed to one: the lookup never sees `stock` but in a race with this switch.
-    if !consult {
-        reg.enable(false)?;
-    }
-    knobs::store_mode(mode);
-    if consult {
-        reg.enable(true)?;
-    }
-    Ok(())
+/// Whether [`register`] has taken on initializing [`REGISTRY`], which must happen once.
+static REGISTERED: Atomic<bool> = Atomic::new(false);
+
+/// Prepares the registry and registers the hook in `mode`. Module init does it; any later try
+/// fails with `EBUSY` and changes nothing.
+pub(crate) fn register(mode: Mode) -> impl PinInit<Hook, Error> {
+    try_pin_init!(Hook {
+        _: {
+            if REGISTERED.xchg(true, Relaxed) {
+                return Err(EBUSY);
+            }
+            // SAFETY: Only the first try gets here, so the lock is initialized once. Nothing can
+            // have locked it before: the callbacks run only once the registration below exists,
+            // and everything else that locks it is a method of the `Hook` this makes.
+            unsafe { REGISTRY.init() };
+            knobs::store_mode(mode);
+        },
+        reg <- new_mutex!(Registration::new(mode != Mode::Stock)?),
+        _barrier: Barrier,
+    }? Error)
 }
 
-/// The number of live indexes and the ranges they hold. Walks every index under the registry
-/// lock: for the `stats` file only, never on a fault.
-pub(crate) fn census() -> (usize, usize) {
-    let reg = REGISTRY.lock();
-    let entries = reg.live.iter().map(|l| l.index.entries()).sum();
-    (reg.count, entries)
+impl Hook {
+    /// Switches mode. In `stock` the core stops consulting the hook altogether, so faults take
+    /// exactly the path they take without the module; `forget` and `release` keep the indexes
+    /// consistent meanwhile.
+    pub(crate) fn set_mode(&self, mode: Mode) -> Result {
+        let reg = self.reg.lock();
+        let consult = mode != Mode::Stock;
+        // Consulting stops before the mode changes away from a consulting one, and starts
+        // after it changed to one: the lookup never sees `stock` but in a race with this
+        // switch.
+        if !consult {
+            reg.enable(false)?;
+        }
+        knobs::store_mode(mode);
+        if consult {
+            reg.enable(true)?;
+        }
+        Ok(())
+    }
+
+    /// The number of live indexes and the ranges they hold. Walks every index under the
+    /// registry lock: for the `stats` file only, never on a fault.
+    pub(crate) fn census(&self) -> (usize, usize) {
+        let reg = REGISTRY.lock();
+        let entries = reg.live.iter().map(|l| l.index.entries()).sum();
+        (reg.count, entries)
+    }
 }

@@ -223,21 +223,23 @@ struct Locked<'a, T> {
 impl<T> ShadowIndex<T> {
     /// Creates an empty index for `mm`.
     pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(&this in Self {
-            lock <- pin_init!(Line { v <- new_spinlock!(()) }),
-            // SAFETY: `lock` was initialized just above, is pinned in the same allocation and
-            // outlives both trees: fields drop in declaration order, and it comes last.
-            hints <- pin_init!(Line { v <- unsafe {
-                RcuMapleTree::new(&(*this.as_ptr()).lock.v)
-            }}),
-            // SAFETY: As above.
-            owners <- unsafe { RcuMapleTree::new(&(*this.as_ptr()).lock.v) },
-            recent: Probation::new(),
-            entries: Atomic::new(0),
-            cursor: Atomic::new(0),
-            owner: Atomic::new(core::ptr::null_mut()),
-            test: Testing::new(),
-        })
+        // SAFETY: The unsafe operations here are the two trees' `RcuMapleTree::new()`, which bind
+        // them to `lock`, and the dereferences of `this` that name it. Fields are initialized in
+        // the order written, so `lock` is initialized when the trees are; it is pinned in the
+        // same allocation, and it outlives both trees: fields drop in declaration order, and it
+        // comes after them.
+        unsafe {
+            pin_init!(&this in Self {
+                lock <- pin_init!(Line { v <- new_spinlock!(()) }),
+                hints <- pin_init!(Line { v <- RcuMapleTree::new(&(*this.as_ptr()).lock.v) }),
+                owners <- RcuMapleTree::new(&(*this.as_ptr()).lock.v),
+                recent: Probation::new(),
+                entries: Atomic::new(0),
+                cursor: Atomic::new(0),
+                owner: Atomic::new(core::ptr::null_mut()),
+                test: Testing::new(),
+            })
+        }
     }
 
     fn locked<'a>(&'a self, guard: &'a SpinLockGuard<'_, ()>) -> Locked<'a, T> {

@@ -86,15 +86,22 @@ impl Event {
 
 const NR_MODES: usize = Mode::ALL.len();
 const NR_EVENTS: usize = Event::ALL.len();
-/// `VMASHADOW_NR_COUNTERS` in `shim/stats_shim.c`.
+/// `VMASHADOW_NR_COUNTERS` in `shim/stats_shim.c` (a power of two there).
 const NR_COUNTERS: usize = 128;
 const _: () = assert!(NR_MODES * NR_EVENTS <= NR_COUNTERS);
 
-extern "C" {
-    // shim/stats_shim.c
-    fn vmashadow_stat_add(i: u32, n: u64);
-    fn vmashadow_stat_sum(i: u32) -> u64;
-    fn vmashadow_stat_reset();
+// SAFETY: These are the definitions of `shim/stats_shim.c`, and each is sound for any
+// argument, in any context, preemptible or not: `vmashadow_stat_add()` masks its index into the
+// array and adds with `this_cpu_add()`, `vmashadow_stat_sum()` returns 0 for an index out of
+// range, `vmashadow_stat_reset()` takes none.
+#[allow(
+    clippy::unnecessary_safety_comment,
+    reason = "false positive: the compiler trusts these declarations, so they need one"
+)]
+unsafe extern "C" {
+    safe fn vmashadow_stat_add(i: u32, n: u64);
+    safe fn vmashadow_stat_sum(i: u32) -> u64;
+    safe fn vmashadow_stat_reset();
 }
 
 #[inline]
@@ -106,9 +113,7 @@ fn at(mode: Mode, event: Event) -> u32 {
 /// Counts `n` occurrences of `event` in `mode`.
 #[inline]
 pub(crate) fn add(mode: Mode, event: Event, n: u64) {
-    // SAFETY: `at()` is below the shim's `VMASHADOW_NR_COUNTERS`; `this_cpu_add()` is safe in
-    // any context, preemptible or not.
-    unsafe { vmashadow_stat_add(at(mode, event), n) };
+    vmashadow_stat_add(at(mode, event), n);
 }
 
 /// Counts one occurrence of `event` in `mode`.
@@ -119,12 +124,10 @@ pub(crate) fn inc(mode: Mode, event: Event) {
 
 /// The total of `event` in `mode` over all CPUs.
 pub(crate) fn sum(mode: Mode, event: Event) -> u64 {
-    // SAFETY: `at()` is below the shim's `VMASHADOW_NR_COUNTERS`.
-    unsafe { vmashadow_stat_sum(at(mode, event)) }
+    vmashadow_stat_sum(at(mode, event))
 }
 
 /// Zeroes every counter. Events racing with it may survive; that is fine for statistics.
 pub(crate) fn reset() {
-    // SAFETY: No preconditions.
-    unsafe { vmashadow_stat_reset() };
+    vmashadow_stat_reset();
 }

@@ -56,20 +56,11 @@ module! {
     },
 }
 
-/// The registered hook; dropping it unregisters it, after which no fault reaches this module
-/// and every index is gone.
-struct Hooked;
-
-impl Drop for Hooked {
-    fn drop(&mut self) {
-        hook::unregister();
-    }
-}
-
 #[pin_data]
 struct VmaShadow {
-    // Dropped first.
-    hook: Hooked,
+    /// The debugfs files and the registered hook they steer. Dropping it removes the files,
+    /// then unregisters the hook, after which no fault reaches this module and every index is
+    /// gone.
     #[pin]
     control: control::Control,
 }
@@ -77,7 +68,7 @@ struct VmaShadow {
 impl kernel::InPlaceModule for VmaShadow {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            hook: {
+            control <- {
                 let m = mode::Mode::from_index(module_parameters::mode.value()).inspect_err(|_| {
                     pr_err!("mode must be 0..3\n");
                 })?;
@@ -91,16 +82,15 @@ impl kernel::InPlaceModule for VmaShadow {
                 knobs::set_kernel_faults(module_parameters::kernel_faults.value());
                 stats::reset();
                 vmstat::reset()?;
-                // SAFETY: Module init runs once, before any other use of the hook.
-                unsafe { hook::register(m) }?;
+                control::new(hook::register(m))
+            },
+            _: {
                 pr_info!(
                     "loaded: mode {}, kernel_faults {}\n",
-                    m,
+                    knobs::mode(),
                     u8::from(knobs::kernel_faults())
                 );
-                Hooked
             },
-            control <- control::new(),
         }? Error)
     }
 }
