@@ -70,7 +70,7 @@ impl kernel::InPlaceModule for VmaShadow {
         try_pin_init!(Self {
             control <- {
                 let m = mode::Mode::from_index(module_parameters::mode.value()).inspect_err(|_| {
-                    pr_err!("mode must be 0..3\n");
+                    pr_err!("mode must be 0..{}\n", mode::Mode::ALL.len() - 1);
                 })?;
                 knobs::set_index_cap(module_parameters::index_cap.value() as usize)
                     .inspect_err(|_| pr_err!("index_cap must be 1..{}\n", knobs::INDEX_CAP_MAX))?;
