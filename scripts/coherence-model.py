@@ -23,10 +23,11 @@ docs/coherence-model.md explains:
                took it in between), so each is a transfer, whatever N
     X(N)     = 0 at N = 1; for N >= 2, K plus (--with-other) the measured
                "other" transfers per fault at --ref-vcpus (page allocator,
-               LRU, page tables, timer ticks: lines moved as TCG interleaved
-               them, a floor); never the "data" ones (page contents: no
-               cache capacity is modelled, on hardware they come from L3 or
-               memory, a cost already inside T1)
+               LRU, page tables: lines moved as TCG interleaved them, a
+               floor); never the "data" ones (page contents, a cost already
+               inside T1, which was measured with pages being zeroed) nor
+               the "tick" ones (the timer's work, per unit of time: under
+               TCG a fault lasts ~100 times longer than on hardware)
     N*K*t    = the lock word is one line: N faulters take it in turn, so
                all together they cannot fault faster than 1 / (K * t)
 

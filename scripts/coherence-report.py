@@ -50,12 +50,13 @@ REFCNT_RE = re.compile(r"^(vma_start_read|vma_end_read|lock_vma_under_rcu|vma_re
                        r"__vma_refcount_put\w*|do_user_addr_fault|fault_vma_hook\w*)$")
 RWSEM_RE = re.compile(r"^(__)?(down_read\w*|up_read|rwsem\w*|lock_mm_and_find_vma)$")
 TARGETS = {"pervma": REFCNT_RE, "shadow": REFCNT_RE, "mmap": RWSEM_RE}
-# The transfers split three ways, per window, by the symbol that made them:
+# The transfers split four ways, per window, by the symbol that made them:
 # lock: the fault path's locks (REFCNT_RE or RWSEM_RE), the lines every
 # faulter of a VMA or a process shares; data: the pages' contents (zeroing,
-# user code, copies), which the plugin sees move between vCPUs because it
-# models no cache capacity (on hardware a 16 MiB region is long evicted);
-# other: everything else (page allocator, LRU, page tables, timer ticks, ...).
+# user code, copies), which move when the vCPU that last wrote them still
+# holds them (the plugin's capacity model); tick: work the guest does per
+# unit of time, not per fault (TICK_RE); other: everything else (page
+# allocator, LRU, page tables, ...).
 # prep_new_page: the perf kernel zeroes a new page there (init_on_alloc,
 # clear_page inlined as rep stosb): its transfers are stores, ~64 a page
 # when the page was last zeroed by another vCPU.
@@ -63,19 +64,31 @@ DATA_RE = re.compile(r"^(user|prep_new_page|kernel_init_pages|clear_page\w*|clea
                      r"copy_page|copy_mc\w*|rep_\w+_alternative|_?copy_(to|from)_user\w*|"
                      r"copy_user\w*|__copy_user\w*|filemap_read|copy_page_to_iter\w*)$")
 LOCK_RE = re.compile(REFCNT_RE.pattern + "|" + RWSEM_RE.pattern)
+# tick: the timer interrupt and what it runs (timekeeping, jiffies, the
+# scheduler tick and load balancing, RCU's tick and grace-period work). Its
+# count per fault scales with the time a fault takes, which under TCG is
+# about 100 times a hardware fault's, and with the host's load: it is
+# reported apart and left out of "transfers w/o tick".
+TICK_RE = re.compile(r"^(ktime_\w+|timekeeping_\w+|tick_\w+|\w*jiffies\w*|hrtimer_\w+|__hrtimer_\w+|"
+                     r"__sysvec_apic_timer_interrupt|update_process_times|sched_tick|sched_balance_\w+|"
+                     r"update_rq_clock\w*|update_curr\w*|task_tick_\w+|account_\w+|calc_global_load\w*|"
+                     r"rcu_\w+|run_timer_\w+|__run_timers|timer_\w+|psi_\w+)$")
 
 
 def split_transfers(sym):
-    """Transfers in the lock and the data functions, and the lock functions'
-    atomics (each an access to a lock word: what would move on hardware)."""
-    lock = data = lock_atomics = 0
+    """Transfers in the lock, the data and the tick functions, and the lock
+    functions' atomics (each an access to a lock word: what would move on
+    hardware)."""
+    lock = data = tick = lock_atomics = 0
     for name, c in sym.items():
         if DATA_RE.search(name):
             data += c["transfers"]
         elif LOCK_RE.search(name):
             lock += c["transfers"]
             lock_atomics += c["atomics"]
-    return lock, data, lock_atomics
+        elif TICK_RE.search(name):
+            tick += c["transfers"]
+    return lock, data, tick, lock_atomics
 
 
 def parse_kv(line):
@@ -177,11 +190,13 @@ def main(argv):
                 for f in FIELDS:
                     r[f"pf_{f}"] = r[f"all_{f}"] / faults
                 r["pf_kernel_transfers"] = r["kernel_transfers"] / faults
-                lock, data, lock_atomics = split_transfers(p["sym"])
+                lock, data, tick, lock_atomics = split_transfers(p["sym"])
                 r["pf_lock_atomics"] = lock_atomics / faults
                 r["pf_lock_transfers"] = lock / faults
                 r["pf_data_transfers"] = data / faults
-                r["pf_other_transfers"] = (r["all_transfers"] - lock - data) / faults
+                r["pf_tick_transfers"] = tick / faults
+                r["pf_other_transfers"] = (r["all_transfers"] - lock - data - tick) / faults
+                r["pf_notick_transfers"] = (r["all_transfers"] - tick) / faults
                 rows.append(r)
         if ended is None:
             problems.append(f"{b}: windows.log has no END line (the guest died: see {d}/console.log)")
@@ -191,7 +206,8 @@ def main(argv):
     # windows.csv
     wcols = (["vcpus", "k", "rep", "mode", "scenario", "threads", "rc", "pgfault", "bench_faults", "untracked"]
              + [f"pf_{f}" for f in FIELDS] + ["pf_kernel_transfers", "pf_lock_transfers",
-                                               "pf_data_transfers", "pf_other_transfers", "pf_lock_atomics"]
+                                               "pf_data_transfers", "pf_tick_transfers", "pf_other_transfers",
+                                               "pf_notick_transfers", "pf_lock_atomics"]
              + [f"{s}_{f}" for s in ("all", "kernel", "user") for f in FIELDS])
     vcols = sorted({c for r in rows for c in r if c.startswith("vmstat_")})
     with open(os.path.join(res, "windows.csv"), "w", newline="") as f:
@@ -220,7 +236,7 @@ def main(argv):
              "threads": g[0]["threads"],
              "faults_mean": statistics.fmean(r["pgfault"] for r in g)}
         for f in PER_FAULT + ("kernel_transfers", "loads", "lock_transfers", "data_transfers",
-                              "other_transfers", "lock_atomics"):
+                              "tick_transfers", "other_transfers", "notick_transfers", "lock_atomics"):
             xs = [r[f"pf_{f}"] for r in g]
             m = statistics.fmean(xs)
             e[f"{f}_mean"] = m
@@ -268,8 +284,8 @@ def main(argv):
         summary.append(e)
 
     scols = ["vcpus", "scenario", "mode", "threads", "runs", "faults_mean"]
-    for f in PER_FAULT + ("kernel_transfers", "loads", "lock_transfers", "data_transfers", "other_transfers",
-              "lock_atomics"):
+    for f in PER_FAULT + ("kernel_transfers", "loads", "lock_transfers", "data_transfers", "tick_transfers",
+              "other_transfers", "notick_transfers", "lock_atomics"):
         scols += [f"{f}_mean", f"{f}_min", f"{f}_max", f"{f}_spread_pct"]
     scols += sorted({c for e in summary for c in e if c.endswith("_pf")}) + ["target"]
     with open(os.path.join(res, "summary.csv"), "w", newline="") as f:
@@ -300,8 +316,10 @@ def main(argv):
     out.append("pgfault delta. mean [min, max] over the measured repetitions; spread = (max-min)/mean.")
     out.append("A window includes the bench process's start-up, warm-up and teardown (mmap, munmap,")
     out.append("MADV_DONTNEED zaps, thread wake-ups): the per-fault figures carry those shares too.")
-    out.append("lock/data/other: transfers in the fault path's lock functions (vm_refcnt, mmap_lock), in")
-    out.append("the pages' contents (zeroing, user code, copies: no cache capacity is modelled) and the rest.")
+    out.append("lock/data/tick/other: transfers in the fault path's lock functions (vm_refcnt, mmap_lock),")
+    out.append("in the pages' contents (zeroing, user code, copies; a line moves only if its last writer")
+    out.append("still holds it: 1 MiB private caches), in the timer tick's work (per unit of time, not per")
+    out.append("fault: ~100x a hardware fault's share under TCG) and the rest. w/o tick: transfers - tick.")
     for vc, mg in sorted(merges.items()):
         out.append(f"page_fault1 at {vc} vCPUs: {mg.get('regions')} live {mg.get('mb')} MiB regions seen in "
                    f"{mg.get('vmas')} VMAs over {mg.get('samples')} samples of /proc/PID/maps "
@@ -315,13 +333,15 @@ def main(argv):
                        f"{' + writer' if e['scenario'] in ('contended', 'kernel-faults') else ''})")
             out.append(f"{'mode':<7} {'runs':>4} {'faults':>8} "
                        f"{'insns/fault':>22} {'atomics/fault':>15} {'stores/fault':>16} {'transfers/fault':>30}"
-                       f"  {'lock/data/other':>20}")
+                       f" {'w/o tick':>15} {'lock':>14}  {'lock/data/tick/other':>26}")
         def cell(f, w):
             return f"{fmt(e[f + '_mean'])} ±{e[f + '_spread_pct']:.1f}%".rjust(w)
         out.append(f"{e['mode']:<7} {e['runs']:>4} {e['faults_mean']:>8.0f} {cell('insns', 22)} "
                    f"{cell('atomics', 15)} {cell('stores', 16)} "
                    f"{(fmt(e['transfers_mean']) + ' [' + fmt(e['transfers_min']) + ', ' + fmt(e['transfers_max']) + '] ±' + format(e['transfers_spread_pct'], '.1f') + '%').rjust(30)}"
-                   f"  {fmt(e['lock_transfers_mean'])}/{fmt(e['data_transfers_mean'])}/{fmt(e['other_transfers_mean'])}")
+                   f" {cell('notick_transfers', 15)} {cell('lock_transfers', 14)}"
+                   f"  {fmt(e['lock_transfers_mean'])}/{fmt(e['data_transfers_mean'])}/"
+                   f"{fmt(e['tick_transfers_mean'])}/{fmt(e['other_transfers_mean'])}")
     out.append("")
     out.append(f"Top {TOP} symbols by transfers (per fault, summed over the measured repetitions):")
     for e in summary:
