@@ -8,7 +8,8 @@
 # none (the module not loaded), then every mode of scripts/modes; for each
 # repetition and each --vmas count (the process holds that many other
 # faulted one-page VMAs) one process runs the four cases user, kernel,
-# newvma, churn. The modes rotate with the repetition, none always first:
+# newvma, churn, and another process the young case (no settling: what its
+# region's first 50 ms cost while the index learns it). The modes rotate with the repetition, none always first:
 # it runs before the module is loaded, which each repetition does afresh,
 # with its default settings. The other VMAs are faulted once each, so at the
 # default admission (admit_ms=10) they stay cold, out of the lookup's tree,
@@ -136,6 +137,10 @@ run_one() {
 	else
 		"${norand[@]}" "$bench" path --vmas "$k" --settle "$settle" "${force[@]}" >"$out" 2>&1
 		brc=$?
+		# young: a fresh process, no settling: its region's first 50 ms.
+		want+=(young)
+		"${norand[@]}" "$bench" path --case young --vmas "$k" "${force[@]}" >>"$out" 2>&1 ||
+			brc=$?
 		if [ "$k" = "$first_k" ] && [ "$counter" != perf ]; then
 			want+=(procs)
 			"${norand[@]}" "$bench" path --case procs --vmas "$k" "${force[@]}" >>"$out" 2>&1 ||

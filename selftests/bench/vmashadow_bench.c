@@ -91,6 +91,7 @@
 #define PATH_NEWVMAS	64		/* path newvma: fresh VMAs per round */
 #define PATH_ROUNDS	8		/* path: default measured --rounds */
 #define PATH_PROCS	16		/* path procs: processes per round */
+#define PATH_YOUNG_MS	50		/* path young: the region's first 50 ms */
 #define PROC_PAGES	16		/* pages a short-lived child writes */
 #define MAX_ROUNDS	100000L
 #define MAX_SETTLE_MS	60000L
@@ -107,8 +108,9 @@ enum scenario {
 };
 enum variant { V_NONE, V_MUNMAP, V_MPROTECT, V_THREADS, V_PROCESSES, V_FORK,
 	       V_EXIT };
-/* "all" is the four fault cases; procs is asked for by name. */
-enum path_case { PC_USER, PC_KERNEL, PC_NEWVMA, PC_CHURN, PC_ALL, PC_PROCS };
+/* "all" is the four fault cases; procs and young are asked for by name. */
+enum path_case { PC_USER, PC_KERNEL, PC_NEWVMA, PC_CHURN, PC_ALL, PC_PROCS,
+		 PC_YOUNG };
 enum counter { CNT_AUTO, CNT_PERF, CNT_CLOCK };
 
 static const char *const scenario_names[] = {
@@ -142,6 +144,7 @@ static const char *const case_names[] = {
 	[PC_CHURN] = "churn",
 	[PC_ALL] = "all",
 	[PC_PROCS] = "procs",
+	[PC_YOUNG] = "young",
 };
 
 static const char *const counter_names[] = {
@@ -250,7 +253,9 @@ static void usage(FILE *f)
 		"              above ~32000 needs a higher vm.max_map_count)\n"
 		"  --case      path: user | kernel | newvma | churn | all (default:\n"
 		"              the four) | procs (fork, 16 faults, exit; --pages\n"
-		"              processes a round, default 16)\n"
+		"              processes a round, default 16) | young (a fresh\n"
+		"              region's first %d ms, no --settle: as user, rounds\n"
+		"              until then, each reported)\n"
 		"  --rounds    path: measured rounds per case, 1..%ld (default %d;\n"
 		"              plus one warm-up round)\n"
 		"  --counter   path: perf (instructions, perf_event_open), clock\n"
@@ -266,7 +271,8 @@ static void usage(FILE *f)
 		MAX_THREADS, MIN_SECONDS, MAX_SECONDS, MAX_PAGES, CHURN_PAGES,
 		PATH_PAGES, PATH_NEWVMAS, CHURN_PAGES,
 		MAX_CHURN_PAGES, CHURN_PAGES, CHURN_PAGES_MPROTECT, MAX_VMAS,
-		MAX_ROUNDS, PATH_ROUNDS, WIS_MB, PFT_MB, MAX_MB, MAX_SETTLE_MS);
+		PATH_YOUNG_MS, MAX_ROUNDS, PATH_ROUNDS, WIS_MB, PFT_MB, MAX_MB,
+		MAX_SETTLE_MS);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -485,6 +491,9 @@ static void parse_args(int argc, char **argv)
 		cfg.counter = counter >= 0 ? counter : CNT_AUTO;
 		cfg.icount = icount;
 		cfg.settle_ms = settle > 0 ? settle : 0;
+		if (cfg.pcase == PC_YOUNG && (cfg.settle_ms || rounds >= 0))
+			bad_args("path young runs for its region's first %d ms: no --settle, no --rounds",
+				 PATH_YOUNG_MS);
 		cfg.pages_given = pages_given;
 		if (!pages_given)
 			cfg.pages = PATH_PAGES;
@@ -1316,6 +1325,7 @@ struct path_sum {
 	uint64_t count;		/* the timed loops, faults and all */
 	uint64_t base;		/* the same loops without faults */
 	double min, max;	/* per unit, over the rounds */
+	long rounds;		/* measured */
 	const char *err;
 	int errnum;
 };
@@ -1333,6 +1343,7 @@ static void path_round_per(struct path_sum *ps, bool measured, uint64_t count,
 	ps->faults += faults;
 	ps->touched += touched;
 	ps->units += units;
+	ps->rounds++;
 	per = units ? ((double)count - (double)base) / units : 0;
 	if (ps->units == units || per < ps->min)
 		ps->min = per;
@@ -1640,6 +1651,68 @@ static int path_procs(struct path_sum *ps)
 	return 0;
 }
 
+/*
+ * young: what a process pays while its index is still learning. Right after
+ * the other VMAs are mapped (run_path(), no --settle), map a fresh region
+ * of --pages pages and, for PATH_YOUNG_MS from then, do what user does: a
+ * round writes a byte per page (the faults), the same loop again (no
+ * faults: subtracted), then zaps. Every round counts, the first included,
+ * and each is printed with its time since the region was mapped: the
+ * region's misses (probation, admit_ms) fall into its first rounds. Under
+ * -icount the window is 50 M instructions, so it holds the same rounds in
+ * every mode's run only if the modes cost alike: the rounds and faults are
+ * printed with the result.
+ */
+static int path_young(struct path_sum *ps)
+{
+	long np = cfg.pages;
+	size_t len = np * page_size;
+	uint64_t t0 = now_ns();
+	char *guard, *region;
+	int ret = -1;
+
+	guard = reserve(np + 2);
+	if (!guard)
+		return path_fail(ps, "mmap(region)");
+	region = guard + page_size;
+	if (mprotect(region, len, PROT_READ | PROT_WRITE)) {
+		path_fail(ps, "mprotect(region)");
+		goto out;
+	}
+	if (no_huge_pages(region, len)) {
+		path_fail(ps, "madvise(MADV_NOHUGEPAGE)");
+		goto out;
+	}
+	for (long r = 0; r == 0 || now_ns() - t0 < PATH_YOUNG_MS * 1000000ull; r++) {
+		uint64_t f0, f1, f2, c, b, at = now_ns() - t0;
+
+		f0 = thread_faults();
+		if (path_pass(ps, region, false, &c))
+			goto out;
+		f1 = thread_faults();
+		if (path_pass(ps, region, false, &b))
+			goto out;
+		f2 = thread_faults();
+		if (f2 != f1) {
+			errno = EAGAIN;
+			path_fail(ps, "the loop over present pages faulted: no baseline");
+			goto out;
+		}
+		path_round(ps, true, c, b, f1 - f0, np);
+		printf("# path young round %ld at %.3f ms: %.1f per fault, %llu faults\n",
+		       r, (double)at / 1e6, f1 > f0 ? ((double)c - (double)b) / (f1 - f0) : 0.0,
+		       (unsigned long long)(f1 - f0));
+		if (madvise(region, len, MADV_DONTNEED)) {
+			path_fail(ps, "madvise(MADV_DONTNEED)");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	munmap(guard, (np + 2) * page_size);
+	return ret;
+}
+
 static int path_case(enum path_case pc)
 {
 	struct path_sum ps = { 0 };
@@ -1661,6 +1734,9 @@ static int path_case(enum path_case pc)
 	case PC_PROCS:
 		err = path_procs(&ps);
 		break;
+	case PC_YOUNG:
+		err = path_young(&ps);
+		break;
 	default:
 		err = path_churn(&ps);
 		break;
@@ -1672,7 +1748,7 @@ static int path_case(enum path_case pc)
 		return 1;
 	}
 	printf("# path %s counter=%s rounds=%ld: %llu faults counted by the kernel for %llu touched; %llu %s in the timed loops, %llu in the same loops without faults\n",
-	       variant, counter_label(), cfg.rounds,
+	       variant, counter_label(), ps.rounds,
 	       (unsigned long long)ps.faults, (unsigned long long)ps.touched,
 	       (unsigned long long)ps.count, unit, (unsigned long long)ps.base);
 	if (!ps.faults || ps.faults * 2 < ps.touched) {
@@ -1733,8 +1809,8 @@ static int run_path(void)
 			munmap(extra, extra_len);
 		return 1;
 	}
-	if (cfg.pcase == PC_PROCS)
-		ret = path_case(PC_PROCS);
+	if (cfg.pcase == PC_PROCS || cfg.pcase == PC_YOUNG)
+		ret = path_case(cfg.pcase);
 	for (int pc = PC_USER; pc < PC_ALL; pc++)
 		if (cfg.pcase == PC_ALL || cfg.pcase == (enum path_case)pc)
 			ret |= path_case(pc);
