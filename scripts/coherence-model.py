@@ -51,7 +51,10 @@ import os
 import sys
 
 NS = (1, 2, 4, 8, 16, 32, 64, 128)
-MODES = ("none", "stock", "mmap", "pervma", "shadow")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchreport.common import MODES as _MODES  # noqa: E402  (scripts/modes)
+
+MODES = ("none", *_MODES)
 PUBLISHED = {1: 1.95, 4: 0.66}  # M faults/s per CPU, pervma, Zen 5, pft threads
 
 
