@@ -333,13 +333,13 @@ build_dir() {
 # not finish (no guest-rc), failed (guest-rc != 0), or its kernel log holds
 # a splat (listed in $1/splats.txt). If the guest died before saving dmesg,
 # the console has the kernel log.
-# Builds the bench program (selftests/bench/vmashadow_bench.c) into
+# Builds the bench program (selftests/bench/*.c, its files: bench.h) into
 # DIR/vmashadow_bench, for the host (make bench-host) or a guest of the host's
 # root filesystem (make bench, make bench-coherence).
 build_bench() {
 	mkdir -p "$1" &&
 		step "bench program" cc -O2 -Wall -Wextra -Werror -pthread \
-			-o "$1/vmashadow_bench" "$VMS_TOP/selftests/bench/vmashadow_bench.c" -lm
+			-o "$1/vmashadow_bench" "$VMS_TOP"/selftests/bench/*.c -lm
 }
 
 guest_verdict() {
