@@ -192,6 +192,7 @@ int run_threads(void);
 /* report.c */
 void print_result(const char *metric, const char *unit, double value,
 		  uint64_t faults, uint64_t touched);
+int measured_nothing(uint64_t faults, uint64_t pages, const char *done);
 int report(struct worker *w, struct writer *wr, double warmup);
 
 /* contended.c */

@@ -216,10 +216,7 @@ int run_wis(void)
 	       cfg.mb, cfg.seconds, warmup, (unsigned long long)faults,
 	       (unsigned long long)ops);
 	if (!faults || faults * 2 < ops) {
-		fflush(stdout);
-		fprintf(stderr,
-			"vmashadow_bench: the kernel counted %llu faults for %llu pages written: this run measured nothing\n",
-			(unsigned long long)faults, (unsigned long long)ops);
+		measured_nothing(faults, ops, "written");
 		goto out;
 	}
 	printf("# %.0f ops per task per second\n", per_task);

@@ -162,6 +162,65 @@ static int path_pass(struct path_sum *ps, char *region, bool kernel,
 }
 
 /*
+ * A round's two timed passes over the region: @c counts the one that
+ * faults, @b the same pass over the now present pages, which must not
+ * fault (the loop's own cost); @faults is the first pass's faults.
+ */
+static int path_passes(struct path_sum *ps, char *region, bool kernel,
+		       uint64_t *c, uint64_t *b, uint64_t *faults)
+{
+	uint64_t f0, f1, f2;
+
+	f0 = thread_faults();
+	if (path_pass(ps, region, kernel, c))
+		return -1;
+	f1 = thread_faults();
+	if (path_pass(ps, region, kernel, b))
+		return -1;
+	f2 = thread_faults();
+	if (f2 != f1) {
+		errno = EAGAIN;
+		return path_fail(ps, "the loop over present pages faulted: no baseline");
+	}
+	*faults = f1 - f0;
+	return 0;
+}
+
+/*
+ * The region of path user, kernel and young: @np private pages, THP off,
+ * between PROT_NONE guard pages (path_region_unmap() unmaps all three).
+ */
+static char *path_region(struct path_sum *ps, long np)
+{
+	size_t len = np * page_size;
+	char *guard, *region;
+
+	guard = reserve(np + 2);
+	if (!guard) {
+		path_fail(ps, "mmap(region)");
+		return NULL;
+	}
+	region = guard + page_size;
+	if (mprotect(region, len, PROT_READ | PROT_WRITE)) {
+		path_fail(ps, "mprotect(region)");
+		goto out;
+	}
+	if (no_huge_pages(region, len)) {
+		path_fail(ps, "madvise(MADV_NOHUGEPAGE)");
+		goto out;
+	}
+	return region;
+out:
+	munmap(guard, (np + 2) * page_size);
+	return NULL;
+}
+
+static void path_region_unmap(char *region, long np)
+{
+	munmap(region - page_size, (np + 2) * page_size);
+}
+
+/*
  * user: write one byte per page of a private region (the faults), then the
  * same loop over the now present pages (no faults: the loop's own cost,
  * subtracted), then zap with MADV_DONTNEED, untimed.
@@ -174,21 +233,12 @@ static int path_user_kernel(struct path_sum *ps, bool kernel)
 {
 	long np = cfg.pages;
 	size_t len = np * page_size;
-	char *guard, *region;
+	char *region;
 	int ret = -1;
 
-	guard = reserve(np + 2);
-	if (!guard)
-		return path_fail(ps, "mmap(region)");
-	region = guard + page_size;
-	if (mprotect(region, len, PROT_READ | PROT_WRITE)) {
-		path_fail(ps, "mprotect(region)");
-		goto out;
-	}
-	if (no_huge_pages(region, len)) {
-		path_fail(ps, "madvise(MADV_NOHUGEPAGE)");
-		goto out;
-	}
+	region = path_region(ps, np);
+	if (!region)
+		return -1;
 	if (kernel) {
 		data_fd = make_data_file();
 		if (data_fd < 0) {
@@ -197,7 +247,7 @@ static int path_user_kernel(struct path_sum *ps, bool kernel)
 		}
 	}
 	for (long r = cfg.settle_ms ? -1 : 0; r <= cfg.rounds; r++) {
-		uint64_t f0, f1, f2, c, b;
+		uint64_t c, b, f;
 
 		if (r == 0 && cfg.settle_ms)
 			sleep_seconds((double)cfg.settle_ms / 1000);
@@ -205,19 +255,9 @@ static int path_user_kernel(struct path_sum *ps, bool kernel)
 			path_fail(ps, "madvise(MADV_DONTNEED)");
 			goto out;
 		}
-		f0 = thread_faults();
-		if (path_pass(ps, region, kernel, &c))
+		if (path_passes(ps, region, kernel, &c, &b, &f))
 			goto out;
-		f1 = thread_faults();
-		if (path_pass(ps, region, kernel, &b))
-			goto out;
-		f2 = thread_faults();
-		if (f2 != f1) {
-			errno = EAGAIN;
-			path_fail(ps, "the loop over present pages faulted: no baseline");
-			goto out;
-		}
-		path_round(ps, r > 0, c, b, f1 - f0, np);
+		path_round(ps, r > 0, c, b, f, np);
 	}
 	ret = 0;
 out:
@@ -225,7 +265,7 @@ out:
 		close(data_fd);
 		data_fd = -1;
 	}
-	munmap(guard, (np + 2) * page_size);
+	path_region_unmap(region, np);
 	return ret;
 }
 
@@ -435,40 +475,21 @@ static int path_young(struct path_sum *ps)
 	long np = cfg.pages;
 	size_t len = np * page_size;
 	uint64_t t0 = now_ns();
-	char *guard, *region;
+	char *region;
 	int ret = -1;
 
-	guard = reserve(np + 2);
-	if (!guard)
-		return path_fail(ps, "mmap(region)");
-	region = guard + page_size;
-	if (mprotect(region, len, PROT_READ | PROT_WRITE)) {
-		path_fail(ps, "mprotect(region)");
-		goto out;
-	}
-	if (no_huge_pages(region, len)) {
-		path_fail(ps, "madvise(MADV_NOHUGEPAGE)");
-		goto out;
-	}
+	region = path_region(ps, np);
+	if (!region)
+		return -1;
 	for (long r = 0; r == 0 || now_ns() - t0 < PATH_YOUNG_MS * 1000000ull; r++) {
-		uint64_t f0, f1, f2, c, b, at = now_ns() - t0;
+		uint64_t c, b, f, at = now_ns() - t0;
 
-		f0 = thread_faults();
-		if (path_pass(ps, region, false, &c))
+		if (path_passes(ps, region, false, &c, &b, &f))
 			goto out;
-		f1 = thread_faults();
-		if (path_pass(ps, region, false, &b))
-			goto out;
-		f2 = thread_faults();
-		if (f2 != f1) {
-			errno = EAGAIN;
-			path_fail(ps, "the loop over present pages faulted: no baseline");
-			goto out;
-		}
-		path_round(ps, true, c, b, f1 - f0, np);
+		path_round(ps, true, c, b, f, np);
 		printf("# path young round %ld at %.3f ms: %.1f per fault, %llu faults\n",
-		       r, (double)at / 1e6, f1 > f0 ? ((double)c - (double)b) / (f1 - f0) : 0.0,
-		       (unsigned long long)(f1 - f0));
+		       r, (double)at / 1e6, f ? ((double)c - (double)b) / f : 0.0,
+		       (unsigned long long)f);
 		if (madvise(region, len, MADV_DONTNEED)) {
 			path_fail(ps, "madvise(MADV_DONTNEED)");
 			goto out;
@@ -476,7 +497,7 @@ static int path_young(struct path_sum *ps)
 	}
 	ret = 0;
 out:
-	munmap(guard, (np + 2) * page_size);
+	path_region_unmap(region, np);
 	return ret;
 }
 

@@ -128,13 +128,8 @@ int run_pft(void)
 	       cfg.threads, cfg.mb, cfg.seconds, warmup,
 	       (unsigned long long)iters, (unsigned long long)faults,
 	       (unsigned long long)touched);
-	if (!faults || faults * 2 < touched || busy <= 0) {
-		fflush(stdout);
-		fprintf(stderr,
-			"vmashadow_bench: the kernel counted %llu faults for %llu pages touched: this run measured nothing\n",
-			(unsigned long long)faults, (unsigned long long)touched);
-		return 1;
-	}
+	if (!faults || faults * 2 < touched || busy <= 0)
+		return measured_nothing(faults, touched, "touched");
 	printf("# %.0f faults/s\n", faults / busy);
 	print_result("faults_per_sec", "faults/s", faults / busy, faults, touched);
 	return 0;

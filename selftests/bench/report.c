@@ -30,6 +30,19 @@ void print_result(const char *metric, const char *unit, double value,
 	       (unsigned long long)touched);
 }
 
+/*
+ * A run whose kernel count is below half the pages it touched (@done:
+ * "touched" or "written") measured nothing: says so, returns 1.
+ */
+int measured_nothing(uint64_t faults, uint64_t pages, const char *done)
+{
+	fflush(stdout);
+	fprintf(stderr,
+		"vmashadow_bench: the kernel counted %llu faults for %llu pages %s: this run measured nothing\n",
+		(unsigned long long)faults, (unsigned long long)pages, done);
+	return 1;
+}
+
 static int report_latency(struct worker *w, uint64_t faults, uint64_t touched)
 {
 	size_t n = 0, k = 0;
@@ -116,13 +129,8 @@ int report(struct worker *w, struct writer *wr, double warmup)
 	       cfg.threads, cfg.pages, has_writer() ? cfg.writer_pages : 0,
 	       cfg.seconds, warmup,
 	       (unsigned long long)faults, (unsigned long long)touched);
-	if (!faults || faults * 2 < touched) {
-		fflush(stdout);
-		fprintf(stderr,
-			"vmashadow_bench: the kernel counted %llu faults for %llu pages touched: this run measured nothing\n",
-			(unsigned long long)faults, (unsigned long long)touched);
-		return 1;
-	}
+	if (!faults || faults * 2 < touched)
+		return measured_nothing(faults, touched, "touched");
 	report_diag(w, wr, faults);
 	if (cfg.latency)
 		return report_latency(w, faults, touched) ? 1 : 0;
