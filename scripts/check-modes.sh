@@ -40,5 +40,10 @@ compare "selftests/vmashadow.h (enum vms_mode)" "$(sed -n 's/^\([0-9]*\) VMS_\([
 	echo "check-modes: selftests/vmashadow.h: enum vms_mode must end with VMS_NR_MODES" >&2
 	fail=1
 }
+# ... and VMS_FIXTURE_VARIANT_MODES: a variant per mode, named after it,
+# .mode its VMS_<NAME>, in the same order.
+variants=$(sed -n '/^#define VMS_FIXTURE_VARIANT_MODES/,/[^\\]$/s/.*FIXTURE_VARIANT_ADD(f, \([a-z]*\)) { \.mode = VMS_\([A-Z]*\) }.*/\1 \2/p' "$h" |
+	awk '{ print NR - 1, (tolower($2) == $1 ? $1 : $1 " (.mode = VMS_" $2 ")") }')
+compare "selftests/vmashadow.h (VMS_FIXTURE_VARIANT_MODES)" "$variants"
 [ "$fail" = 0 ] || exit 1
 echo "check-modes: rust/mode.rs and selftests/vmashadow.h list the modes of scripts/modes ($(vms_modes | tr '\n' ' '| sed 's/ $//'))"

@@ -207,15 +207,7 @@ FIXTURE(crash) {
 	long page;
 };
 
-FIXTURE_VARIANT(crash) {
-	int mode;
-};
-
-FIXTURE_VARIANT_ADD(crash, stock) { .mode = VMS_STOCK };
-FIXTURE_VARIANT_ADD(crash, mmap) { .mode = VMS_MMAP };
-FIXTURE_VARIANT_ADD(crash, pervma) { .mode = VMS_PERVMA };
-FIXTURE_VARIANT_ADD(crash, shadow) { .mode = VMS_SHADOW };
-FIXTURE_VARIANT_ADD(crash, spec) { .mode = VMS_SPEC };
+VMS_FIXTURE_VARIANT_MODES(crash);
 
 FIXTURE_SETUP(crash)
 {
