@@ -4,7 +4,9 @@
 # The modes are listed once, in scripts/modes; the module (rust/mode.rs) and
 # the selftests' header (selftests/vmashadow.h) cannot read that file, so
 # this checks that they list the same modes, with the same numbers, in the
-# same order. Run by make lint.
+# same order. And the counters' room, NR_COUNTERS, is written twice, in
+# rust/stats.rs and shim/stats_shim.c: this checks that it is the same.
+# Run by make lint; scripts/test-check-modes.sh tests it.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
@@ -45,5 +47,17 @@ compare "selftests/vmashadow.h (enum vms_mode)" "$(sed -n 's/^\([0-9]*\) VMS_\([
 variants=$(sed -n '/^#define VMS_FIXTURE_VARIANT_MODES/,/[^\\]$/s/.*FIXTURE_VARIANT_ADD(f, \([a-z]*\)) { \.mode = VMS_\([A-Z]*\) }.*/\1 \2/p' "$h" |
 	awk '{ print NR - 1, (tolower($2) == $1 ? $1 : $1 " (.mode = VMS_" $2 ")") }')
 compare "selftests/vmashadow.h (VMS_FIXTURE_VARIANT_MODES)" "$variants"
+
+# NR_COUNTERS (rust/stats.rs) and VMASHADOW_NR_COUNTERS (shim/stats_shim.c):
+# each a plain number, equal.
+nr_rust=$(sed -n 's/^ *\(pub[a-z()]* \)\{0,1\}const NR_COUNTERS: usize = \([0-9]*\);.*/\2/p' "$top/rust/stats.rs")
+nr_c=$(sed -n 's/^#define VMASHADOW_NR_COUNTERS[[:space:]]\{1,\}\([0-9]*\)[[:space:]]*$/\1/p' "$top/shim/stats_shim.c")
+if ! [[ "$nr_rust" =~ ^[0-9]+$ && "$nr_c" =~ ^[0-9]+$ ]]; then
+	echo "check-modes: cannot read the number of counters, a plain number in each of rust/stats.rs ('const NR_COUNTERS: usize = N;', found '${nr_rust//$'\n'/ }') and shim/stats_shim.c ('#define VMASHADOW_NR_COUNTERS N', found '${nr_c//$'\n'/ }')" >&2
+	fail=1
+elif [ "$nr_rust" != "$nr_c" ]; then
+	echo "check-modes: NR_COUNTERS is $nr_rust in rust/stats.rs but VMASHADOW_NR_COUNTERS is $nr_c in shim/stats_shim.c: they must be equal" >&2
+	fail=1
+fi
 [ "$fail" = 0 ] || exit 1
-echo "check-modes: rust/mode.rs and selftests/vmashadow.h list the modes of scripts/modes ($(vms_modes | tr '\n' ' '| sed 's/ $//'))"
+echo "check-modes: rust/mode.rs and selftests/vmashadow.h list the modes of scripts/modes ($(vms_modes | tr '\n' ' '| sed 's/ $//')); $nr_c counters in rust/stats.rs and shim/stats_shim.c"

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The scripts: shellcheck on every bash script (settings in .shellcheckrc),
-# pyflakes on every Python script, and the make variables' checks
-# (scripts/test-check-vars.sh); seconds, no kernel needed. Then the module:
+# pyflakes on every Python script, the make variables' checks
+# (scripts/test-check-vars.sh), and the lists kept equal by hand
+# (scripts/check-modes.sh, tested by scripts/test-check-modes.sh); seconds,
+# no kernel needed. Then the module:
 # rustfmt (the kernel's .rustfmt.toml) and clippy (the kernel's CLIPPY=1
 # build, warnings as errors), which need the debug kernel.
 #
@@ -54,13 +56,20 @@ lint_scripts() {
 	log "shellcheck clean (${#sh[@]} scripts)"
 	(cd "$VMS_TOP" && "$pyflakes" "${py[@]}") || die "pyflakes: fix the findings above"
 	log "pyflakes clean (${#py[@]} scripts)"
-	"$VMS_TOP/scripts/test-check-vars.sh" >"$VMS_TOP/build/check-vars-tap.log" 2>&1 || {
-		grep -v '^ok ' "$VMS_TOP/build/check-vars-tap.log" >&2
-		die "make variables' checks failed (build/check-vars-tap.log)"
-	}
+	tap test-check-vars.sh check-vars "make variables' checks"
 	log "make variables' checks pass ($(grep -c '^ok ' "$VMS_TOP/build/check-vars-tap.log") cases) in $((SECONDS - t0))s"
-	"$VMS_TOP/scripts/check-modes.sh" >/dev/null || die "the modes' lists disagree (scripts/check-modes.sh)"
-	log "one list of modes: rust/mode.rs and selftests/vmashadow.h match scripts/modes"
+	"$VMS_TOP/scripts/check-modes.sh" >/dev/null || die "the modes' lists, or NR_COUNTERS, disagree (scripts/check-modes.sh)"
+	tap test-check-modes.sh check-modes "check-modes.sh's tests"
+	log "one list of modes: rust/mode.rs and selftests/vmashadow.h match scripts/modes; NR_COUNTERS is one number"
+}
+
+# tap SCRIPT NAME WHAT: the TAP tests of scripts/SCRIPT, their output in
+# build/NAME-tap.log; if one fails, shows what failed and dies.
+tap() {
+	"$VMS_TOP/scripts/$1" >"$VMS_TOP/build/$2-tap.log" 2>&1 || {
+		grep -v '^ok ' "$VMS_TOP/build/$2-tap.log" >&2
+		die "$3 failed (build/$2-tap.log)"
+	}
 }
 
 if [ "$mode" != fix ]; then
