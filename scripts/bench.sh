@@ -57,11 +57,8 @@ flavour=perf
 res=$VMS_TOP/results/bench/$(date +%Y%m%d-%H%M%S)
 latest=$VMS_TOP/results/bench/latest
 
-step "dependencies" "$VMS_TOP/scripts/deps.sh"
-kdir=$(step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour")
-# The benches need vmashadow.ko only (the first line), never the crash test's.
-mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
-read -r ko <<<"$mods"
+# The benches load vmashadow.ko ($ko), never the crash test's module.
+build_for_vm "$flavour"
 benchdir=$VMS_TOP/build/bench
 build_bench "$benchdir"
 

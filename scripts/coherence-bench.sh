@@ -75,11 +75,8 @@ if [ "$dry" = 1 ]; then
 	exit 0
 fi
 
-step "dependencies" "$VMS_TOP/scripts/deps.sh"
-kdir=$(step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour")
+build_for_vm "$flavour"
 [ -f "$kdir/System.map" ] || die "$kdir/System.map missing: the plugin needs it to name kernel symbols"
-mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
-read -r ko <<<"$mods"
 benchdir=$VMS_TOP/build/bench
 build_bench "$benchdir"
 # The plugin and cohctl (check.sh --build-only prints the plugin's path;

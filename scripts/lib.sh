@@ -329,10 +329,20 @@ build_dir() {
 	fi
 }
 
-# The verdict on a guest run whose results are in $1: fails if the guest did
-# not finish (no guest-rc), failed (guest-rc != 0), or its kernel log holds
-# a splat (listed in $1/splats.txt). If the guest died before saving dmesg,
-# the console has the kernel log.
+# What make test, stress, bench and bench-coherence build first, a step
+# each: the dependencies, the kernel of flavour $1, the modules against it.
+# Sets kdir (the kernel's build directory), ko (vmashadow.ko) and crash_ko
+# (the crash test's module). build-module.sh's output is read whole: a pipe
+# into head let the build die of SIGPIPE.
+# shellcheck disable=SC2034 # for the calling script
+build_for_vm() {
+	local mods
+	step "dependencies" "$VMS_TOP/scripts/deps.sh"
+	kdir=$(step "kernel ($1)" "$VMS_TOP/scripts/build-kernel.sh" "$1")
+	mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$1")
+	{ read -r ko; read -r crash_ko; } <<<"$mods"
+}
+
 # Builds the bench program (selftests/bench/*.c, its files: bench.h) into
 # DIR/vmashadow_bench, for the host (make bench-host) or a guest of the host's
 # root filesystem (make bench, make bench-coherence).
@@ -342,6 +352,10 @@ build_bench() {
 			-o "$1/vmashadow_bench" "$VMS_TOP"/selftests/bench/*.c -lm
 }
 
+# The verdict on a guest run whose results are in $1: fails if the guest did
+# not finish (no guest-rc), failed (guest-rc != 0), or its kernel log holds
+# a splat (listed in $1/splats.txt). If the guest died before saving dmesg,
+# the console has the kernel log.
 guest_verdict() {
 	local res=$1 rc=0 klog
 	if [ ! -f "$res/guest-rc" ]; then

@@ -43,12 +43,8 @@ flavour=debug
 res=$VMS_TOP/results/stress/$(date +%Y%m%d-%H%M%S)
 latest=$VMS_TOP/results/stress/latest
 
-step "dependencies" "$VMS_TOP/scripts/deps.sh"
-step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour" >/dev/null
-# vmashadow.ko, then the crash test's module (read whole, as test.sh does:
-# a pipe into head let the build die of SIGPIPE).
-mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
-read -r ko <<<"$mods"
+# The suites run with vmashadow.ko ($ko).
+build_for_vm "$flavour"
 tests=$(step "selftests" "$VMS_TOP/scripts/build-selftests.sh" "$flavour")
 mm=$(step "mm selftests (upstream)" "$VMS_TOP/scripts/build-upstream-mm.sh" "$flavour")
 

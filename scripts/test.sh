@@ -23,11 +23,8 @@ flavour=debug
 res=$VMS_TOP/results/test/$(date +%Y%m%d-%H%M%S)
 latest=$VMS_TOP/results/test/latest
 
-step "dependencies" "$VMS_TOP/scripts/deps.sh"
-kdir=$(step "kernel ($flavour)" "$VMS_TOP/scripts/build-kernel.sh" "$flavour")
-# vmashadow.ko, then the crash test's vmashadow_crash.ko (for the crash boot).
-mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$flavour")
-{ read -r ko; read -r crash_ko; } <<<"$mods"
+# $ko, vmashadow.ko, and $crash_ko, the crash test's (for the crash boot).
+build_for_vm "$flavour"
 tests=$(step "selftests" "$VMS_TOP/scripts/build-selftests.sh" "$flavour")
 slice=${SLICE:-1}
 [ "$slice" = 0 ] ||
