@@ -15,7 +15,8 @@ KVER_PKG=linux-source-7.3
 KVER_DEB_VERSION=${KVER_DEB_VERSION:-7.3.4-1~bpo13+1}
 KVER_DEB_SHA256=${KVER_DEB_SHA256:-703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3}
 
-# Toolchain: Debian's rustc-web and LLVM 19 (scripts/deps.sh installs them).
+# Toolchain: Debian's rustc-web and LLVM 19 (scripts/build/deps.sh installs
+# them).
 VMS_LLVM=-19
 VMS_RUSTC=/usr/bin/rustc
 # The kernel's minimum on x86 (scripts/min-tool-version.sh of Linux 7.3.4).
@@ -30,7 +31,8 @@ VMS_VENV=$VMS_CACHE/venv
 vms_modes_numbered() { awk '!/^#/ && NF == 2 { print $1, $2 }' "$VMS_TOP/scripts/modes"; }
 vms_modes() { vms_modes_numbered | awk '{ print $2 }'; }
 
-# make bench's scenarios (ONLY picks some; scripts/guest-bench.sh runs them).
+# make bench's scenarios (ONLY picks some; scripts/guest/guest-bench.sh runs
+# them).
 VMS_SCENARIOS="contended uncontended kernel-faults latency scale churn page_fault1 page_fault2 page_fault3 pft procs path"
 
 VMS_T0=${VMS_T0:-$(date +%s)}
@@ -337,9 +339,9 @@ build_dir() {
 # shellcheck disable=SC2034 # for the calling script
 build_for_vm() {
 	local mods
-	step "dependencies" "$VMS_TOP/scripts/deps.sh"
+	step "dependencies" "$VMS_TOP/scripts/build/deps.sh"
 	kdir=$(step "kernel ($1)" "$VMS_TOP/scripts/build-kernel.sh" "$1")
-	mods=$(step "module" "$VMS_TOP/scripts/build-module.sh" "$1")
+	mods=$(step "module" "$VMS_TOP/scripts/build/build-module.sh" "$1")
 	{ read -r ko; read -r crash_ko; } <<<"$mods"
 }
 
@@ -367,7 +369,7 @@ guest_verdict() {
 	fi
 	klog=$res/dmesg.log
 	[ -s "$klog" ] || klog=$res/console.log
-	if ! "$VMS_TOP/scripts/check-splats.sh" "$klog" >"$res/splats.txt"; then
+	if ! "$VMS_TOP/scripts/test/check-splats.sh" "$klog" >"$res/splats.txt"; then
 		log "kernel splats in the guest log:"
 		cat "$res/splats.txt" >&2
 		rc=1

@@ -9,7 +9,7 @@
  * mmap.
  *
  * It oopses the kernel on purpose, so it runs in a guest boot of its own
- * (scripts/guest-crash.sh), with vmashadow.ko loaded and the trigger of
+ * (scripts/guest/guest-crash.sh), with vmashadow.ko loaded and the trigger of
  * the test module vmashadow_crash.ko (crash/vmashadow_crash.c), in the
  * style of LKDTM. The boot's splat check allows exactly these oopses.
  *

@@ -3,8 +3,9 @@
  * Helpers shared by the vmashadow selftests: find, load and unload the
  * module, drive its debugfs knobs, read its statistics and /proc/vmstat.
  *
- * The module is found through $VMASHADOW_KO (set by scripts/guest-run.sh);
- * tests SKIP when it is absent or when not run as root.
+ * The module is found through $VMASHADOW_KO (set by
+ * scripts/guest/guest-run.sh); tests SKIP when it is absent or when not run
+ * as root.
  */
 #ifndef VMASHADOW_SELFTEST_H
 #define VMASHADOW_SELFTEST_H

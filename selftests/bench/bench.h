@@ -48,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_THREADS	1024		/* as scripts/bench.sh allows */
+#define MAX_THREADS	1024		/* as scripts/bench/bench.sh allows */
 #define MAX_PAGES	262144L		/* per thread: 1 GiB of 4 KiB pages */
 #define MAX_TOTAL_PAGES	1048576L	/* over all threads: 4 GiB */
 #define MIN_SECONDS	0.01
