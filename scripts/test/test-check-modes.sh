@@ -9,21 +9,10 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/tap.sh"
 # What check-modes.sh reads, at the same paths in a tree of its own.
 files=(scripts/test/check-modes.sh scripts/lib.sh scripts/modes rust/mode.rs
 	rust/stats.rs shim/stats_shim.c selftests/vmashadow.h)
-
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-not_ok() {
-	n=$((n + 1))
-	failed=1
-	echo "not ok $n $1"
-	sed 's/^/# /' "$tmp/err"
-}
 
 # A fresh copy of the files in $tmp/tree; then check-modes.sh of that copy.
 copy() {

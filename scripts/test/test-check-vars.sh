@@ -12,20 +12,9 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 check=$top/scripts/check-vars.sh
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/tap.sh"
 cache=$tmp/cache
 mkdir -p "$cache"
-
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-not_ok() {
-	n=$((n + 1))
-	failed=1
-	echo "not ok $n $1"
-	sed 's/^/# /' "$tmp/err"
-}
 
 # A clean environment: none of the variables, no make of an outer run.
 run() {
