@@ -67,7 +67,7 @@
 
 FLAVOUR ?= debug
 S := scripts
-# The venv of scripts/deps.sh (scipy, pandas, matplotlib for the report).
+# The venv of scripts/build/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
 .PHONY: all help test mutants stress bench bench-coherence bench-compare bench-host bench-host-test deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
@@ -78,19 +78,19 @@ help:
 	@sed -n '3,/^$$/{/^$$/d;s/^# \{0,1\}//;p}' Makefile
 
 test:
-	@$(S)/test.sh
+	@$(S)/test/test.sh
 
 mutants: deps
-	@$(S)/mutants.sh $(MUTANTS)
+	@$(S)/test/mutants.sh $(MUTANTS)
 
 stress:
-	@$(S)/stress.sh
+	@$(S)/test/stress.sh
 
 bench:
-	@$(S)/bench.sh
+	@$(S)/bench/bench.sh
 
 bench-coherence:
-	@FLAVOUR=$(if $(filter command line environment,$(origin FLAVOUR)),$(FLAVOUR),perf) $(S)/coherence-bench.sh
+	@FLAVOUR=$(if $(filter command line environment,$(origin FLAVOUR)),$(FLAVOUR),perf) $(S)/bench/coherence-bench.sh
 
 bench-compare:
 	@$(S)/check-vars.sh
@@ -107,11 +107,11 @@ bench-compare:
 	done; \
 	"$(VMS_VENV)/bin/python" -c 'import scipy, pandas' 2>/dev/null || { \
 		echo "bench-compare: scipy and pandas missing in $(VMS_VENV): run make deps" >&2; exit 2; }; \
-	"$(VMS_VENV)/bin/python" $(S)/bench-report.py --compare "$(A)" "$(B)"
+	"$(VMS_VENV)/bin/python" $(S)/report/bench-report.py --compare "$(A)" "$(B)"
 
 deps:
 	@$(S)/check-vars.sh
-	@$(S)/deps.sh
+	@$(S)/build/deps.sh
 
 kernel: deps
 	@$(S)/build-kernel.sh $(FLAVOUR)
@@ -120,38 +120,38 @@ kernel-config: deps
 	@$(S)/build-kernel.sh --config-only $(FLAVOUR)
 
 kernel-deb: deps
-	@$(S)/kernel-deb.sh $(FLAVOUR)
+	@$(S)/build/kernel-deb.sh $(FLAVOUR)
 
 bench-host:
-	@$(S)/bench-host.sh
+	@$(S)/bench/bench-host.sh
 
 bench-host-test: deps
-	@FLAVOUR=$(FLAVOUR) $(S)/test-bench-host.sh
+	@FLAVOUR=$(FLAVOUR) $(S)/test/test-bench-host.sh
 
 module: deps
-	@$(S)/build-module.sh $(FLAVOUR)
+	@$(S)/build/build-module.sh $(FLAVOUR)
 
 selftests: deps
-	@$(S)/build-selftests.sh $(FLAVOUR)
+	@$(S)/build/build-selftests.sh $(FLAVOUR)
 
 vm: module selftests
 	@$(S)/vm.sh --flavour $(FLAVOUR) --shell
 
 lint: deps
-	@$(S)/lint.sh
+	@$(S)/test/lint.sh
 
 lint-scripts:
 	@$(S)/check-vars.sh
-	@$(S)/lint.sh --scripts
+	@$(S)/test/lint.sh --scripts
 
 fmt: deps
-	@$(S)/lint.sh --fix
+	@$(S)/test/lint.sh --fix
 
 check-splats-test:
-	@$(S)/test-check-splats.sh
+	@$(S)/test/test-check-splats.sh
 
 bench-report-test: deps
-	@"$(VMS_VENV)/bin/python" $(S)/bench-report.py --self-test
+	@"$(VMS_VENV)/bin/python" $(S)/report/bench-report.py --self-test
 
 include tools/coherence/coherence.mk
 

@@ -3,7 +3,7 @@
  * vmashadow_crash: the crash test's trigger, a test module of its own in the
  * style of LKDTM. Never load it on a machine you care about: one of its
  * commands oopses the kernel on purpose. vmashadow.ko does not need it and
- * knows nothing of it; the crash boot (scripts/guest-crash.sh) loads
+ * knows nothing of it; the crash boot (scripts/guest/guest-crash.sh) loads
  * vmashadow.ko, then this module, then runs selftests/crash_test.c.
  *
  * /sys/kernel/debug/vmashadow_crash/trigger takes one command per write:

@@ -39,7 +39,7 @@ perf | debug) ;;
 esac
 [ $# -eq 1 ] || usage
 
-src=$("$VMS_TOP/scripts/fetch-kernel.sh")
+src=$("$VMS_TOP/scripts/build/fetch-kernel.sh")
 frag_list=$(config_fragments "$flavour") || die "EXTRA_CONFIG='$EXTRA_CONFIG': see above"
 mapfile -t frags <<<"$frag_list"
 out=$(build_dir "$flavour")
@@ -67,7 +67,7 @@ check() {
 
 build() {
 	kmake "$@" rustavailable >/dev/null ||
-		die "Rust is not available to the kernel build (scripts/deps.sh?)"
+		die "Rust is not available to the kernel build (scripts/build/deps.sh?)"
 	local jobs=$(($(nproc) + 1))
 	step "building $flavour kernel (-j$jobs)" \
 		with_progress "$out/build.log" make -C "$src" O="$out" "$@" -j"$jobs" \

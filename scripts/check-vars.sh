@@ -4,9 +4,9 @@
 # Check the make variables (they reach the scripts as environment variables)
 # before anything is installed or built: every bad value is named with the
 # values it may take, and the exit status is 2. Changes nothing (but for
-# the KVM probe's cached answer, below). Run first by
-# make deps (so by every target that builds), make bench-compare,
-# scripts/test.sh and scripts/bench.sh. An empty value means the default.
+# the KVM probe's cached answer, below). Run first by make deps (so by
+# every target that builds), make bench-compare, scripts/test/test.sh and
+# scripts/bench/bench.sh. An empty value means the default.
 #
 #   scripts/check-vars.sh
 #
@@ -116,7 +116,7 @@ fi
 	"the path bench's other-VMA counts, integers 0..65536, e.g. PATH_VMAS=\"1 256 4096 65536\" (default \"1 256 4096\")"
 [ -z "${PATH_ADMIT_MS:-}" ] || int_in PATH_ADMIT_MS "$PATH_ADMIT_MS" 0 10000 \
 	"the module's admit_ms in the path boot, an integer 0..10000 (default: the module's own, 10)"
-# make bench-coherence (scripts/coherence-bench.sh).
+# make bench-coherence (scripts/bench/coherence-bench.sh).
 [ -z "${COH_CPUS:-}" ] || list_in COH_CPUS "$COH_CPUS" 1 32 \
 	"the coherence bench's vCPU counts, one boot each, integers 1..32 (the plugin's limit), e.g. COH_CPUS=\"2 4 8\" (the default)"
 [ -z "${COH_R:-}" ] || int_in COH_R "$COH_R" 1 100 \
@@ -127,9 +127,9 @@ if [ -n "${COH_SECONDS:-}" ]; then
 		bad "COH_SECONDS='$COH_SECONDS': seconds of one coherence bench run, a number 0.01..3600 (default 0.3)"
 fi
 if [ -n "${MUTANTS:-}" ]; then
-	# The names, as in scripts/mutants.py (read without Python: check-vars
-	# runs before make deps has installed anything).
-	all_mutants=$(sed -n 's/^ *"name": "\([a-z-]*\)",$/\1/p' "$VMS_TOP/scripts/mutants.py" | xargs)
+	# The names, as in scripts/test/mutants.py (read without Python:
+	# check-vars runs before make deps has installed anything).
+	all_mutants=$(sed -n 's/^ *"name": "\([a-z-]*\)",$/\1/p' "$VMS_TOP/scripts/test/mutants.py" | xargs)
 	words_in MUTANTS "$MUTANTS" "$all_mutants" \
 		"the mutants make mutants builds and tests, some of: $all_mutants (default all)"
 fi

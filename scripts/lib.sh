@@ -15,7 +15,8 @@ KVER_PKG=linux-source-7.3
 KVER_DEB_VERSION=${KVER_DEB_VERSION:-7.3.4-1~bpo13+1}
 KVER_DEB_SHA256=${KVER_DEB_SHA256:-703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3}
 
-# Toolchain: Debian's rustc-web and LLVM 19 (scripts/deps.sh installs them).
+# Toolchain: Debian's rustc-web and LLVM 19 (scripts/build/deps.sh installs
+# them).
 VMS_LLVM=-19
 VMS_RUSTC=/usr/bin/rustc
 # The kernel's minimum on x86 (scripts/min-tool-version.sh of Linux 7.3.4).
@@ -30,7 +31,8 @@ VMS_VENV=$VMS_CACHE/venv
 vms_modes_numbered() { awk '!/^#/ && NF == 2 { print $1, $2 }' "$VMS_TOP/scripts/modes"; }
 vms_modes() { vms_modes_numbered | awk '{ print $2 }'; }
 
-# make bench's scenarios (ONLY picks some; scripts/guest-bench.sh runs them).
+# make bench's scenarios (ONLY picks some; scripts/guest/guest-bench.sh runs
+# them).
 VMS_SCENARIOS="contended uncontended kernel-faults latency scale churn page_fault1 page_fault2 page_fault3 pft procs path"
 
 VMS_T0=${VMS_T0:-$(date +%s)}
@@ -329,19 +331,33 @@ build_dir() {
 	fi
 }
 
-# The verdict on a guest run whose results are in $1: fails if the guest did
-# not finish (no guest-rc), failed (guest-rc != 0), or its kernel log holds
-# a splat (listed in $1/splats.txt). If the guest died before saving dmesg,
-# the console has the kernel log.
-# Builds the bench program (selftests/bench/vmashadow_bench.c) into
+# What make test, stress, bench and bench-coherence build first, a step
+# each: the dependencies, the kernel of flavour $1, the modules against it.
+# Sets kdir (the kernel's build directory), ko (vmashadow.ko) and crash_ko
+# (the crash test's module). build-module.sh's output is read whole: a pipe
+# into head let the build die of SIGPIPE.
+# shellcheck disable=SC2034 # for the calling script
+build_for_vm() {
+	local mods
+	step "dependencies" "$VMS_TOP/scripts/build/deps.sh"
+	kdir=$(step "kernel ($1)" "$VMS_TOP/scripts/build-kernel.sh" "$1")
+	mods=$(step "module" "$VMS_TOP/scripts/build/build-module.sh" "$1")
+	{ read -r ko; read -r crash_ko; } <<<"$mods"
+}
+
+# Builds the bench program (selftests/bench/*.c, its files: bench.h) into
 # DIR/vmashadow_bench, for the host (make bench-host) or a guest of the host's
 # root filesystem (make bench, make bench-coherence).
 build_bench() {
 	mkdir -p "$1" &&
 		step "bench program" cc -O2 -Wall -Wextra -Werror -pthread \
-			-o "$1/vmashadow_bench" "$VMS_TOP/selftests/bench/vmashadow_bench.c" -lm
+			-o "$1/vmashadow_bench" "$VMS_TOP"/selftests/bench/*.c -lm
 }
 
+# The verdict on a guest run whose results are in $1: fails if the guest did
+# not finish (no guest-rc), failed (guest-rc != 0), or its kernel log holds
+# a splat (listed in $1/splats.txt). If the guest died before saving dmesg,
+# the console has the kernel log.
 guest_verdict() {
 	local res=$1 rc=0 klog
 	if [ ! -f "$res/guest-rc" ]; then
@@ -353,7 +369,7 @@ guest_verdict() {
 	fi
 	klog=$res/dmesg.log
 	[ -s "$klog" ] || klog=$res/console.log
-	if ! "$VMS_TOP/scripts/check-splats.sh" "$klog" >"$res/splats.txt"; then
+	if ! "$VMS_TOP/scripts/test/check-splats.sh" "$klog" >"$res/splats.txt"; then
 		log "kernel splats in the guest log:"
 		cat "$res/splats.txt" >&2
 		rc=1

@@ -88,7 +88,7 @@ fi
 
 kdir=$("$VMS_TOP/scripts/build-kernel.sh" "$flavour")
 export PATH=$VMS_VENV/bin:$PATH
-command -v vng >/dev/null || die "virtme-ng missing (run scripts/deps.sh)"
+command -v vng >/dev/null || die "virtme-ng missing (run scripts/build/deps.sh)"
 
 accel=()
 bzimage=$kdir/arch/x86/boot/bzImage

@@ -9,7 +9,7 @@
  * mmap.
  *
  * It oopses the kernel on purpose, so it runs in a guest boot of its own
- * (scripts/guest-crash.sh), with vmashadow.ko loaded and the trigger of
+ * (scripts/guest/guest-crash.sh), with vmashadow.ko loaded and the trigger of
  * the test module vmashadow_crash.ko (crash/vmashadow_crash.c), in the
  * style of LKDTM. The boot's splat check allows exactly these oopses.
  *
@@ -207,15 +207,7 @@ FIXTURE(crash) {
 	long page;
 };
 
-FIXTURE_VARIANT(crash) {
-	int mode;
-};
-
-FIXTURE_VARIANT_ADD(crash, stock) { .mode = VMS_STOCK };
-FIXTURE_VARIANT_ADD(crash, mmap) { .mode = VMS_MMAP };
-FIXTURE_VARIANT_ADD(crash, pervma) { .mode = VMS_PERVMA };
-FIXTURE_VARIANT_ADD(crash, shadow) { .mode = VMS_SHADOW };
-FIXTURE_VARIANT_ADD(crash, spec) { .mode = VMS_SPEC };
+VMS_FIXTURE_VARIANT_MODES(crash);
 
 FIXTURE_SETUP(crash)
 {

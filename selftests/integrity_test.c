@@ -33,15 +33,7 @@ FIXTURE(integrity) {
 	bool loaded_here;
 };
 
-FIXTURE_VARIANT(integrity) {
-	int mode;
-};
-
-FIXTURE_VARIANT_ADD(integrity, stock) { .mode = VMS_STOCK };
-FIXTURE_VARIANT_ADD(integrity, mmap) { .mode = VMS_MMAP };
-FIXTURE_VARIANT_ADD(integrity, pervma) { .mode = VMS_PERVMA };
-FIXTURE_VARIANT_ADD(integrity, shadow) { .mode = VMS_SHADOW };
-FIXTURE_VARIANT_ADD(integrity, spec) { .mode = VMS_SPEC };
+VMS_FIXTURE_VARIANT_MODES(integrity);
 
 FIXTURE_SETUP(integrity)
 {

@@ -31,15 +31,7 @@ FIXTURE(modes) {
 	bool loaded_here;
 };
 
-FIXTURE_VARIANT(modes) {
-	int mode;
-};
-
-FIXTURE_VARIANT_ADD(modes, stock) { .mode = VMS_STOCK };
-FIXTURE_VARIANT_ADD(modes, mmap) { .mode = VMS_MMAP };
-FIXTURE_VARIANT_ADD(modes, pervma) { .mode = VMS_PERVMA };
-FIXTURE_VARIANT_ADD(modes, shadow) { .mode = VMS_SHADOW };
-FIXTURE_VARIANT_ADD(modes, spec) { .mode = VMS_SPEC };
+VMS_FIXTURE_VARIANT_MODES(modes);
 
 FIXTURE_SETUP(modes)
 {

@@ -238,15 +238,7 @@ FIXTURE(race) {
 	bool loaded_here;
 };
 
-FIXTURE_VARIANT(race) {
-	int mode;
-};
-
-FIXTURE_VARIANT_ADD(race, stock) { .mode = VMS_STOCK };
-FIXTURE_VARIANT_ADD(race, mmap) { .mode = VMS_MMAP };
-FIXTURE_VARIANT_ADD(race, pervma) { .mode = VMS_PERVMA };
-FIXTURE_VARIANT_ADD(race, shadow) { .mode = VMS_SHADOW };
-FIXTURE_VARIANT_ADD(race, spec) { .mode = VMS_SPEC };
+VMS_FIXTURE_VARIANT_MODES(race);
 
 FIXTURE_SETUP(race)
 {

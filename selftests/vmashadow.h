@@ -3,8 +3,9 @@
  * Helpers shared by the vmashadow selftests: find, load and unload the
  * module, drive its debugfs knobs, read its statistics and /proc/vmstat.
  *
- * The module is found through $VMASHADOW_KO (set by scripts/guest-run.sh);
- * tests SKIP when it is absent or when not run as root.
+ * The module is found through $VMASHADOW_KO (set by
+ * scripts/guest/guest-run.sh); tests SKIP when it is absent or when not run
+ * as root.
  */
 #ifndef VMASHADOW_SELFTEST_H
 #define VMASHADOW_SELFTEST_H
@@ -27,10 +28,24 @@
 #define VMS_DEBUGFS	"/sys/kernel/debug/vmashadow"
 #define VMS_SYSFS	"/sys/module/vmashadow"
 
-/* The modes of scripts/modes, in order (make lint checks both lists). */
+/* The modes of scripts/modes, in order (make lint checks the three lists). */
 enum vms_mode { VMS_STOCK, VMS_MMAP, VMS_PERVMA, VMS_SHADOW, VMS_SPEC, VMS_NR_MODES };
 static const char *const vms_modes[] = { "stock", "mmap", "pervma", "shadow",
 					  "spec" };
+/*
+ * A fixture's variants, one per mode and named after it, in that order:
+ * variant->mode is the mode. For the tests that run in every mode; use it
+ * after kselftest_harness.h, as VMS_FIXTURE_VARIANT_MODES(fixture);
+ */
+#define VMS_FIXTURE_VARIANT_MODES(f)					\
+	FIXTURE_VARIANT(f) {						\
+		int mode;						\
+	};								\
+	FIXTURE_VARIANT_ADD(f, stock) { .mode = VMS_STOCK };		\
+	FIXTURE_VARIANT_ADD(f, mmap) { .mode = VMS_MMAP };		\
+	FIXTURE_VARIANT_ADD(f, pervma) { .mode = VMS_PERVMA };		\
+	FIXTURE_VARIANT_ADD(f, shadow) { .mode = VMS_SHADOW };		\
+	FIXTURE_VARIANT_ADD(f, spec) { .mode = VMS_SPEC }
 /* The module's defaults (rust/knobs.rs). */
 #define VMS_ADMIT_MS_DEFAULT	"10"
 #define VMS_MIN_AGE_MS_DEFAULT	"10"

@@ -19,7 +19,7 @@ LDFLAGS := $(filter-out -fsanitize=address,$(LDFLAGS)) -static-libubsan
 endif
 
 # VMS_SYSROOT=DIR: liburcu from DIR (Debian's packages for $(CC)'s target,
-# unpacked there by scripts/fetch-urcu.sh), never the host's: its headers,
+# unpacked there by scripts/build/fetch-urcu.sh), never the host's: its headers,
 # its library to link, and to load at run time (rpath).
 ifdef VMS_SYSROOT
 VMS_TRIPLET := $(shell $(CC) -dumpmachine)

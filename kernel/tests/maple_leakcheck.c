@@ -4,7 +4,7 @@
  * CONFIG_TEST_MAPLE_TREE module, as tools/testing/radix-tree/maple.c runs
  * them in userspace) with a leak check: after rcu_barrier(), every maple
  * node allocated since the start must be freed. Built by
- * scripts/test-maple-userland.sh, natively (ASan, UBSan) and for a
+ * scripts/test/test-maple-userland.sh, natively (ASan, UBSan) and for a
  * big-endian target under qemu-user.
  *
  *   maple_leakcheck      all of maple_tree_seed()

@@ -3,7 +3,7 @@
  * Regression test for patch 0001 (maple_tree: fix freeing full range_64
  * nodes in RCU mode), built with the kernel's userspace maple tree harness
  * (tools/testing/radix-tree: ASan + UBSan natively, UBSan under qemu-user
- * for a big-endian target) by scripts/test-maple-userland.sh. The patch's
+ * for a big-endian target) by scripts/test/test-maple-userland.sh. The patch's
  * own test, check_rcu_free_full_nodes() in lib/test_maple_tree.c, runs in
  * maple_leakcheck; this one shows each shape on its own.
  *

@@ -1,0 +1,612 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmashadow_bench path: what one fault costs, in instructions (or ns). One
+ * thread, no other load; run_path() describes how it counts. The cases:
+ * user (path_user_kernel()), kernel (the same with pread()), newvma
+ * (path_newvma()), churn (path_churn()), procs (path_procs()) and young
+ * (path_young()); path_case() runs one and prints its result.
+ */
+#include "bench.h"
+
+static int perf_fd = -1;	/* path: the instruction counter, if it works */
+
+static long perf_open_instructions(void)
+{
+	struct perf_event_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.type = PERF_TYPE_HARDWARE;
+	a.size = sizeof(a);
+	a.config = PERF_COUNT_HW_INSTRUCTIONS;
+	a.exclude_user = 0;
+	a.exclude_kernel = 0;	/* the fault handler is the point */
+	a.exclude_hv = 1;
+	a.pinned = 1;		/* never multiplexed: counts all or nothing */
+	return syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+}
+
+static uint64_t perf_read(void)
+{
+	uint64_t v;
+
+	if (read(perf_fd, &v, sizeof(v)) != sizeof(v)) {
+		/* a pinned event that lost its counter reads as EOF */
+		fprintf(stderr, "vmashadow_bench: reading the instruction counter failed\n");
+		exit(1);
+	}
+	return v;
+}
+
+/*
+ * An instruction counter that counts: it opens, reads, and counts at least
+ * the instructions of a loop of known length, user and kernel alike.
+ * Returns false (with the reason on stderr) if not.
+ */
+static bool perf_works(void)
+{
+	volatile unsigned long sink = 0;
+	uint64_t a, b, v;
+	long fd;
+
+	fd = perf_open_instructions();
+	if (fd < 0) {
+		fprintf(stderr, "# perf_event_open(PERF_COUNT_HW_INSTRUCTIONS): %s\n",
+			strerror(errno));
+		return false;
+	}
+	perf_fd = (int)fd;
+	if (read(perf_fd, &a, sizeof(a)) != sizeof(a))
+		goto broken;
+	for (unsigned long i = 0; i < 100000; i++)
+		sink += i;
+	getppid();	/* and a syscall: kernel instructions must count too */
+	if (read(perf_fd, &b, sizeof(b)) != sizeof(b) || b - a < 100000)
+		goto broken;
+	/* the kernel part: a syscall alone must count more than a few */
+	a = b;
+	getppid();
+	if (read(perf_fd, &v, sizeof(v)) != sizeof(v) || v - a < 50)
+		goto broken;
+	return true;
+broken:
+	fprintf(stderr, "# the instruction counter opens but does not count\n");
+	close(perf_fd);
+	perf_fd = -1;
+	return false;
+}
+
+static uint64_t count_now(void)
+{
+	return perf_fd >= 0 ? perf_read() : now_ns();
+}
+
+static const char *counter_label(void)
+{
+	return perf_fd >= 0 ? "perf" : cfg.icount ? "icount" : "clock";
+}
+
+/* One case's sums over its measured rounds. */
+struct path_sum {
+	uint64_t faults, touched;
+	uint64_t units;		/* what the count is divided by: faults, or processes */
+	uint64_t count;		/* the timed loops, faults and all */
+	uint64_t base;		/* the same loops without faults */
+	double min, max;	/* per unit, over the rounds */
+	long rounds;		/* measured */
+	const char *err;
+	int errnum;
+};
+
+static void path_round_per(struct path_sum *ps, bool measured, uint64_t count,
+			   uint64_t base, uint64_t faults, uint64_t touched,
+			   uint64_t units)
+{
+	double per;
+
+	if (!measured)
+		return;
+	ps->count += count;
+	ps->base += base;
+	ps->faults += faults;
+	ps->touched += touched;
+	ps->units += units;
+	ps->rounds++;
+	per = units ? ((double)count - (double)base) / units : 0;
+	if (ps->units == units || per < ps->min)
+		ps->min = per;
+	if (ps->units == units || per > ps->max)
+		ps->max = per;
+}
+
+/* A round of a fault case: the count per fault. */
+static void path_round(struct path_sum *ps, bool measured, uint64_t count,
+		       uint64_t base, uint64_t faults, uint64_t touched)
+{
+	path_round_per(ps, measured, count, base, faults, touched, faults);
+}
+
+static int path_fail(struct path_sum *ps, const char *what)
+{
+	ps->err = what;
+	ps->errnum = errno;
+	return -1;
+}
+
+/* PROT_NONE reservation of @n pages; the caller opens what it uses. */
+static char *reserve(long n)
+{
+	char *p = mmap(NULL, n * page_size, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* One timed pass of path user or kernel over the region; @count its cost. */
+static int path_pass(struct path_sum *ps, char *region, bool kernel,
+		     uint64_t *count)
+{
+	struct worker w = { .region = region };
+	uint64_t c0;
+
+	c0 = count_now();
+	if (kernel) {
+		if (read_pages(&w)) {
+			errno = w.errnum;
+			return path_fail(ps, w.err);
+		}
+	} else {
+		touch_pages(&w);
+	}
+	*count = count_now() - c0;
+	return 0;
+}
+
+/*
+ * A round's two timed passes over the region: @c counts the one that
+ * faults, @b the same pass over the now present pages, which must not
+ * fault (the loop's own cost); @faults is the first pass's faults.
+ */
+static int path_passes(struct path_sum *ps, char *region, bool kernel,
+		       uint64_t *c, uint64_t *b, uint64_t *faults)
+{
+	uint64_t f0, f1, f2;
+
+	f0 = thread_faults();
+	if (path_pass(ps, region, kernel, c))
+		return -1;
+	f1 = thread_faults();
+	if (path_pass(ps, region, kernel, b))
+		return -1;
+	f2 = thread_faults();
+	if (f2 != f1) {
+		errno = EAGAIN;
+		return path_fail(ps, "the loop over present pages faulted: no baseline");
+	}
+	*faults = f1 - f0;
+	return 0;
+}
+
+/*
+ * The region of path user, kernel and young: @np private pages, THP off,
+ * between PROT_NONE guard pages (path_region_unmap() unmaps all three).
+ */
+static char *path_region(struct path_sum *ps, long np)
+{
+	size_t len = np * page_size;
+	char *guard, *region;
+
+	guard = reserve(np + 2);
+	if (!guard) {
+		path_fail(ps, "mmap(region)");
+		return NULL;
+	}
+	region = guard + page_size;
+	if (mprotect(region, len, PROT_READ | PROT_WRITE)) {
+		path_fail(ps, "mprotect(region)");
+		goto out;
+	}
+	if (no_huge_pages(region, len)) {
+		path_fail(ps, "madvise(MADV_NOHUGEPAGE)");
+		goto out;
+	}
+	return region;
+out:
+	munmap(guard, (np + 2) * page_size);
+	return NULL;
+}
+
+static void path_region_unmap(char *region, long np)
+{
+	munmap(region - page_size, (np + 2) * page_size);
+}
+
+/*
+ * user: write one byte per page of a private region (the faults), then the
+ * same loop over the now present pages (no faults: the loop's own cost,
+ * subtracted), then zap with MADV_DONTNEED, untimed.
+ * kernel: the same with pread() into the region: copy_to_user() faults.
+ * With --settle, the warm-up round is followed by a sleep and a second
+ * warm-up round: the region's VMA then has missed twice, the admission
+ * window apart, as a hot VMA of a long-running process has.
+ */
+static int path_user_kernel(struct path_sum *ps, bool kernel)
+{
+	long np = cfg.pages;
+	size_t len = np * page_size;
+	char *region;
+	int ret = -1;
+
+	region = path_region(ps, np);
+	if (!region)
+		return -1;
+	if (kernel) {
+		data_fd = make_data_file();
+		if (data_fd < 0) {
+			path_fail(ps, "the data file");
+			goto out;
+		}
+	}
+	for (long r = cfg.settle_ms ? -1 : 0; r <= cfg.rounds; r++) {
+		uint64_t c, b, f;
+
+		if (r == 0 && cfg.settle_ms)
+			sleep_seconds((double)cfg.settle_ms / 1000);
+		if (madvise(region, len, MADV_DONTNEED)) {
+			path_fail(ps, "madvise(MADV_DONTNEED)");
+			goto out;
+		}
+		if (path_passes(ps, region, kernel, &c, &b, &f))
+			goto out;
+		path_round(ps, r > 0, c, b, f, np);
+	}
+	ret = 0;
+out:
+	if (data_fd >= 0) {
+		close(data_fd);
+		data_fd = -1;
+	}
+	path_region_unmap(region, np);
+	return ret;
+}
+
+/*
+ * newvma: map N fresh one-page VMAs (untimed), each in its own hole between
+ * PROT_NONE pages so that none merges, write to each (the first fault of
+ * a VMA: an index misses and learns it), then the same loop again (no
+ * faults: subtracted), then unmap them (untimed).
+ */
+static int path_newvma(struct path_sum *ps)
+{
+	long n = cfg.pages_given ? cfg.pages : PATH_NEWVMAS;
+	char *base;
+	int ret = -1;
+
+	base = reserve(2 * n + 1);
+	if (!base)
+		return path_fail(ps, "mmap(reservation)");
+	for (long i = 0; i < n; i++) {
+		if (munmap(base + (2 * i + 1) * page_size, page_size)) {
+			path_fail(ps, "munmap(hole)");
+			goto out;
+		}
+	}
+	for (long r = 0; r <= cfg.rounds; r++) {
+		uint64_t f0, f1, f2, c0, c1, b0, b1;
+
+		for (long i = 0; i < n; i++) {
+			char *want = base + (2 * i + 1) * page_size;
+			char *p = mmap(want, page_size, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS |
+				       MAP_FIXED_NOREPLACE, -1, 0);
+
+			if (p == MAP_FAILED) {
+				path_fail(ps, "mmap(fresh VMA)");
+				goto out;
+			}
+			if (p != want) {
+				errno = EEXIST;
+				munmap(p, page_size);
+				path_fail(ps, "mmap placed the fresh VMA elsewhere");
+				goto out;
+			}
+		}
+		f0 = thread_faults();
+		c0 = count_now();
+		for (long i = 0; i < n; i++)
+			((volatile char *)base)[(2 * i + 1) * page_size] = 1;
+		c1 = count_now();
+		f1 = thread_faults();
+		b0 = count_now();
+		for (long i = 0; i < n; i++)
+			((volatile char *)base)[(2 * i + 1) * page_size] = 1;
+		b1 = count_now();
+		f2 = thread_faults();
+		for (long i = 0; i < n; i++) {
+			if (munmap(base + (2 * i + 1) * page_size, page_size)) {
+				path_fail(ps, "munmap(fresh VMA)");
+				goto out;
+			}
+		}
+		if (f2 != f1) {
+			errno = EAGAIN;
+			path_fail(ps, "the loop over present pages faulted: no baseline");
+			goto out;
+		}
+		path_round(ps, r > 0, c1 - c0, b1 - b0, f1 - f0, n);
+	}
+	ret = 0;
+out:
+	munmap(base, (2 * n + 1) * page_size);
+	return ret;
+}
+
+/*
+ * churn: mmap P pages into a hole between PROT_NONE pages, write one byte
+ * per page, munmap, all timed: the cost per fault includes the mmap() and
+ * the munmap() (whose zap and free the faults make necessary). Only the
+ * counter's own cost (two reads back to back) is subtracted.
+ */
+static int path_churn(struct path_sum *ps)
+{
+	long np = cfg.pages_given ? cfg.pages : CHURN_PAGES;
+	size_t len = np * page_size;
+	char *guard, *hole;
+	int ret = -1;
+
+	guard = reserve(np + 2);
+	if (!guard)
+		return path_fail(ps, "mmap(reservation)");
+	hole = guard + page_size;
+	if (munmap(hole, len)) {
+		path_fail(ps, "munmap(hole)");
+		goto out;
+	}
+	for (long r = 0; r <= cfg.rounds; r++) {
+		uint64_t f0, f1, c0, c1, b0, b1;
+		char *p;
+
+		f0 = thread_faults();
+		c0 = count_now();
+		p = mmap(hole, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == MAP_FAILED) {
+			path_fail(ps, "churn: mmap");
+			goto out;
+		}
+		if (p != hole) {
+			errno = EEXIST;
+			munmap(p, len);
+			path_fail(ps, "churn: mmap placed elsewhere");
+			goto out;
+		}
+		for (long i = 0; i < np; i++)
+			((volatile char *)p)[i * page_size] = 1;
+		if (munmap(p, len)) {
+			path_fail(ps, "churn: munmap");
+			goto out;
+		}
+		c1 = count_now();
+		f1 = thread_faults();
+		b0 = count_now();
+		b1 = count_now();
+		path_round(ps, r > 0, c1 - c0, b1 - b0, f1 - f0, np);
+	}
+	ret = 0;
+out:
+	munmap(guard, (np + 2) * page_size);
+	return ret;
+}
+
+/* A short-lived process: write one byte to each of PROC_PAGES fresh pages. */
+static int proc_child(void)
+{
+	char *p = mmap(NULL, PROC_PAGES * page_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return 1;
+	for (long i = 0; i < PROC_PAGES; i++)
+		((volatile char *)p)[i * page_size] = 1;
+	return 0;
+}
+
+/*
+ * procs: fork a child that writes PROC_PAGES fresh pages and exits, and
+ * reap it, N times a round (--pages N, default PATH_PROCS): what a
+ * short-lived process costs, fork to reaped, per process. The count must
+ * cover the children too, so this needs the whole guest's counter (the
+ * clock under -icount), not perf's, which counts this thread. The
+ * children's faults are counted (RUSAGE_CHILDREN): as in every case, fewer
+ * than half the pages written fails the run.
+ */
+static int path_procs(struct path_sum *ps)
+{
+	long n = cfg.pages_given ? cfg.pages : PATH_PROCS;
+
+	if (perf_fd >= 0) {
+		errno = EOPNOTSUPP;
+		return path_fail(ps, "procs needs the whole machine's count (-icount), perf counts this thread");
+	}
+	for (long r = 0; r <= cfg.rounds; r++) {
+		uint64_t c0, c1, b0, b1, f;
+		struct rusage ru0, ru1;
+
+		getrusage(RUSAGE_CHILDREN, &ru0);
+		c0 = count_now();
+		for (long i = 0; i < n; i++) {
+			pid_t pid = fork();
+			int st;
+
+			if (pid < 0)
+				return path_fail(ps, "procs: fork");
+			if (!pid)
+				_exit(proc_child());
+			if (waitpid(pid, &st, 0) != pid)
+				return path_fail(ps, "procs: waitpid");
+			if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+				errno = ECHILD;
+				return path_fail(ps, "procs: a child failed");
+			}
+		}
+		c1 = count_now();
+		getrusage(RUSAGE_CHILDREN, &ru1);
+		b0 = count_now();
+		b1 = count_now();
+		f = fault_count(&ru1) - fault_count(&ru0);
+		path_round_per(ps, r > 0, c1 - c0, b1 - b0, f, n * PROC_PAGES, n);
+	}
+	return 0;
+}
+
+/*
+ * young: what a process pays while its index is still learning. Right after
+ * the other VMAs are mapped (run_path(), no --settle), map a fresh region
+ * of --pages pages and, for PATH_YOUNG_MS from then, do what user does: a
+ * round writes a byte per page (the faults), the same loop again (no
+ * faults: subtracted), then zaps. Every round counts, the first included,
+ * and each is printed with its time since the region was mapped: the
+ * region's misses (probation, admit_ms) fall into its first rounds. Under
+ * -icount the window is 50 M instructions, so it holds the same rounds in
+ * every mode's run only if the modes cost alike: the rounds and faults are
+ * printed with the result.
+ */
+static int path_young(struct path_sum *ps)
+{
+	long np = cfg.pages;
+	size_t len = np * page_size;
+	uint64_t t0 = now_ns();
+	char *region;
+	int ret = -1;
+
+	region = path_region(ps, np);
+	if (!region)
+		return -1;
+	for (long r = 0; r == 0 || now_ns() - t0 < PATH_YOUNG_MS * 1000000ull; r++) {
+		uint64_t c, b, f, at = now_ns() - t0;
+
+		if (path_passes(ps, region, false, &c, &b, &f))
+			goto out;
+		path_round(ps, true, c, b, f, np);
+		printf("# path young round %ld at %.3f ms: %.1f per fault, %llu faults\n",
+		       r, (double)at / 1e6, f ? ((double)c - (double)b) / f : 0.0,
+		       (unsigned long long)f);
+		if (madvise(region, len, MADV_DONTNEED)) {
+			path_fail(ps, "madvise(MADV_DONTNEED)");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	path_region_unmap(region, np);
+	return ret;
+}
+
+static int path_case(enum path_case pc)
+{
+	struct path_sum ps = { 0 };
+	const char *unit = perf_fd >= 0 || cfg.icount ? "insn" : "ns";
+	char variant[48];
+	double per;
+	int err;
+
+	switch (pc) {
+	case PC_USER:
+		err = path_user_kernel(&ps, false);
+		break;
+	case PC_KERNEL:
+		err = path_user_kernel(&ps, true);
+		break;
+	case PC_NEWVMA:
+		err = path_newvma(&ps);
+		break;
+	case PC_PROCS:
+		err = path_procs(&ps);
+		break;
+	case PC_YOUNG:
+		err = path_young(&ps);
+		break;
+	default:
+		err = path_churn(&ps);
+		break;
+	}
+	snprintf(variant, sizeof(variant), "%s-vmas%ld", case_names[pc], cfg.vmas);
+	if (err) {
+		fprintf(stderr, "vmashadow_bench: path %s: %s: %s\n", variant,
+			ps.err, strerror(ps.errnum));
+		return 1;
+	}
+	printf("# path %s counter=%s rounds=%ld: %llu faults counted by the kernel for %llu touched; %llu %s in the timed loops, %llu in the same loops without faults\n",
+	       variant, counter_label(), ps.rounds,
+	       (unsigned long long)ps.faults, (unsigned long long)ps.touched,
+	       (unsigned long long)ps.count, unit, (unsigned long long)ps.base);
+	if (!ps.faults || ps.faults * 2 < ps.touched) {
+		fflush(stdout);
+		fprintf(stderr,
+			"vmashadow_bench: path %s: the kernel counted %llu faults for %llu touched: this run measured nothing\n",
+			variant, (unsigned long long)ps.faults,
+			(unsigned long long)ps.touched);
+		return 1;
+	}
+	per = ((double)ps.count - (double)ps.base) / ps.units;
+	printf("# path %s: %.1f %s per %s (rounds: min %.1f, max %.1f)\n",
+	       variant, per, unit, pc == PC_PROCS ? "process" : "fault",
+	       ps.min, ps.max);
+	printf("RESULT scenario=path variant=%s threads=1 metric=%s_per_%s unit=%s value=%.2f faults=%llu touched=%llu\n",
+	       variant, perf_fd >= 0 || cfg.icount ? "insn" : "ns",
+	       pc == PC_PROCS ? "proc" : "fault",
+	       unit, per, (unsigned long long)ps.faults,
+	       (unsigned long long)ps.touched);
+	fflush(stdout);
+	return 0;
+}
+
+/*
+ * path: one thread, no other load; for each case one warm-up round and
+ * --rounds measured ones, the counter read around the faulting loop and
+ * around the same loop without faults (except churn, see path_churn()).
+ * Under QEMU -icount shift=0 the guest's CLOCK_MONOTONIC advances 1 ns per
+ * instruction executed (user, kernel, interrupts: all the guest's), so the
+ * clock is an instruction counter; with a PMU, perf counts them.
+ */
+int run_path(void)
+{
+	char *extra = NULL;
+	size_t extra_len = 0;
+	int ret = 0;
+
+	switch (cfg.counter) {
+	case CNT_PERF:
+		if (!perf_works()) {
+			fprintf(stderr, "vmashadow_bench: --counter perf: no working instruction counter\n");
+			return 1;
+		}
+		break;
+	case CNT_AUTO:
+		perf_works();
+		break;
+	case CNT_CLOCK:
+		break;
+	}
+	printf("# path counter=%s vmas=%ld settle_ms=%ld\n", counter_label(),
+	       cfg.vmas, cfg.settle_ms);
+	/* An index may wait for a process to age before it makes one. */
+	if (cfg.settle_ms)
+		sleep_seconds((double)cfg.settle_ms / 1000);
+	if (cfg.vmas && !map_extra_vmas(&extra, &extra_len)) {
+		if (extra)
+			munmap(extra, extra_len);
+		return 1;
+	}
+	if (cfg.pcase == PC_PROCS || cfg.pcase == PC_YOUNG)
+		ret = path_case(cfg.pcase);
+	for (int pc = PC_USER; pc < PC_ALL; pc++)
+		if (cfg.pcase == PC_ALL || cfg.pcase == (enum path_case)pc)
+			ret |= path_case(pc);
+	if (extra && munmap(extra, extra_len)) {
+		perror("munmap(extra VMAs)");
+		ret = 1;
+	}
+	if (perf_fd >= 0)
+		close(perf_fd);
+	return ret;
+}
