@@ -459,6 +459,19 @@ static int path_procs(struct path_sum *ps)
 }
 
 /*
+ * The coherence plugin's window marks (tools/coherence/README.md): a NOP
+ * with a magic displacement, which the plugin, if loaded, reads as "start"
+ * (1) or "stop" (2) counting, tag 11. Anywhere else it does nothing.
+ */
+static void coh_mark(bool start)
+{
+	if (start)
+		asm volatile(".byte 0x0f,0x1f,0x80,1,11,0x4f,0x4f" ::: "memory");
+	else
+		asm volatile(".byte 0x0f,0x1f,0x80,2,11,0x4f,0x4f" ::: "memory");
+}
+
+/*
  * young: what a process pays while its index is still learning. Right after
  * the other VMAs are mapped (run_path(), no --settle), map a fresh region
  * of --pages pages and, for PATH_YOUNG_MS from then, do what user does: a
@@ -468,13 +481,16 @@ static int path_procs(struct path_sum *ps)
  * region's misses (probation, admit_ms) fall into its first rounds. Under
  * -icount the window is 50 M instructions, so it holds the same rounds in
  * every mode's run only if the modes cost alike: the rounds and faults are
- * printed with the result.
+ * printed with the result. With VMS_COH_WINDOW set in the environment, each
+ * round's two passes are a window of the coherence plugin, if it is loaded:
+ * the faults' instructions per kernel function (docs/results.md uses it).
  */
 static int path_young(struct path_sum *ps)
 {
 	long np = cfg.pages;
 	size_t len = np * page_size;
 	uint64_t t0 = now_ns();
+	bool coh = getenv("VMS_COH_WINDOW") != NULL;
 	char *region;
 	int ret = -1;
 
@@ -484,8 +500,12 @@ static int path_young(struct path_sum *ps)
 	for (long r = 0; r == 0 || now_ns() - t0 < PATH_YOUNG_MS * 1000000ull; r++) {
 		uint64_t c, b, f, at = now_ns() - t0;
 
+		if (coh)
+			coh_mark(true);
 		if (path_passes(ps, region, false, &c, &b, &f))
 			goto out;
+		if (coh)
+			coh_mark(false);
 		path_round(ps, true, c, b, f, np);
 		printf("# path young round %ld at %.3f ms: %.1f per fault, %llu faults\n",
 		       r, (double)at / 1e6, f ? ((double)c - (double)b) / f : 0.0,
