@@ -117,13 +117,16 @@ static void restore_map_count(long old)
 FIXTURE(index) {
 	bool loaded_here;
 	long old_map_count;
+	char index_cap[32];	/* to restore: a test may lower it */
 };
 
 FIXTURE_SETUP(index)
 {
 	pg = sysconf(_SC_PAGESIZE);
 	self->old_map_count = 0;
-	VMS_SETUP_MODE(3, self->loaded_here);
+	self->index_cap[0] = '\0';
+	VMS_SETUP_MODE(VMS_SHADOW, self->loaded_here);
+	ASSERT_EQ(0, vms_read("index_cap", self->index_cap, sizeof(self->index_cap)));
 	/* These tests are about the defaults. */
 	ASSERT_EQ(0, vms_write("admit_ms", VMS_ADMIT_MS_DEFAULT));
 	ASSERT_EQ(0, vms_write("min_age_ms", VMS_MIN_AGE_MS_DEFAULT));
@@ -132,6 +135,8 @@ FIXTURE_SETUP(index)
 FIXTURE_TEARDOWN(index)
 {
 	restore_map_count(self->old_map_count);
+	if (self->index_cap[0] && vms_loaded())
+		vms_write("index_cap", self->index_cap);
 	vms_teardown_mode(self->loaded_here);
 }
 
@@ -376,6 +381,208 @@ TEST_F_TIMEOUT(index, memory_is_charged_to_the_faulting_cgroup, 600)
 	 * memory.current includes the same bytes, but moves in charge batches
 	 * (64 pages a CPU): logged above, not compared.
 	 */
+}
+
+/* How much @event grew in shadow mode from @a to @b. */
+static long long delta(const struct vms_stats *a, const struct vms_stats *b,
+		       const char *event)
+{
+	return vms_count(b, event, VMS_SHADOW) - vms_count(a, event, VMS_SHADOW);
+}
+
+/* Waits for one byte from the other side; false on EOF or error. */
+static bool step(int rfd)
+{
+	char c;
+
+	return read(rfd, &c, 1) == 1;
+}
+
+static bool signal_step(int wfd)
+{
+	return write(wfd, "s", 1) == 1;
+}
+
+/*
+ * The child of a_cgroup_at_its_limit_keeps_its_index: joins @procs, maps @n
+ * one-page read-write VMAs between read-only ones and reads every page (the
+ * zero page: nothing is charged; the read-only pages' PTEs keep the page
+ * tables), then, step by step as the parent says: @rounds of zapping and
+ * re-reading each read-write page in order (at the limit: misses, fills,
+ * evictions); unmapping the second half of them, where the last fills are
+ * (at the limit: forgets); and, the limit lifted, zapping, writing and
+ * checking every page left, twice (the second time, faults the index
+ * serves), and mapping the unmapped half again at the same addresses.
+ */
+static int limit_child(const char *procs, long n, int rounds, int rfd, int wfd)
+{
+	char pid[32], *p;
+	volatile char sink = 0;
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_file(procs, pid))
+		return 1;
+	p = map_separate(n);
+	if (!p)
+		return 2;
+	for (long i = 0; i < 2 * n + 1; i++)
+		sink += p[i * pg];
+	if (!signal_step(wfd) || !step(rfd))
+		return 3;
+	/* At the limit: only the index allocates. */
+	for (int r = 0; r < rounds; r++)
+		for (long i = 0; i < n; i++) {
+			char *q = p + (2 * i + 1) * pg;
+
+			if (madvise(q, pg, MADV_DONTNEED))
+				return 4;
+			sink += *q;
+		}
+	if (!signal_step(wfd) || !step(rfd))
+		return 5;
+	for (long i = n / 2; i < n; i++)
+		if (munmap(p + (2 * i + 1) * pg, pg))
+			return 6;
+	if (!signal_step(wfd) || !step(rfd))
+		return 7;
+	/* The limit lifted. */
+	for (int r = 0; r < 2; r++)
+		for (long i = 0; i < n / 2; i++) {
+			char *q = p + (2 * i + 1) * pg;
+
+			if (madvise(q, pg, MADV_DONTNEED) || *q)
+				return 12;
+			*q = (char)(i + r);
+			if (*q != (char)(i + r))
+				return 8;
+		}
+	for (long i = n / 2; i < n; i++) {
+		char *q = p + (2 * i + 1) * pg;
+
+		if (mmap(q, pg, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != q)
+			return 9;
+		*q = (char)i;
+		if (*q != (char)i)
+			return 10;
+	}
+	(void)sink;
+	if (!signal_step(wfd))
+		return 11;
+	step(rfd);	/* until the parent is done: EOF */
+	return 0;
+}
+
+/*
+ * A memory cgroup held at its limit (memory.max = memory.current): the
+ * index's GFP_NOWAIT allocations fail there, often, and each failure may
+ * cost only what it could not do. The first version emptied the whole
+ * index on any failed allocation, forget included, so a container near
+ * its limit kept losing its index, even to munmap. Here the index must
+ * survive thousands of failed fills, forget exactly what is unmapped, and
+ * serve faults again once there is room; no range may outlive its VMA.
+ */
+TEST_F_TIMEOUT(index, a_cgroup_at_its_limit_keeps_its_index, 600)
+{
+	const long n = 1024;
+	const int rounds = 8;
+	const char *root = cgroup_root();
+	struct vms_stats s0, s1, s2, s3;
+	long long miss0, hit0, cur, fills;
+	char cg[256], file[300], val[32];
+	int to_child[2], to_parent[2], status;
+	long others;
+	pid_t child;
+
+	if (!root)
+		SKIP(return, "no cgroup v2 (CONFIG_MEMCG, CONFIG_CGROUPS?)");
+	snprintf(file, sizeof(file), "%s/cgroup.subtree_control", root);
+	if (write_file(file, "+memory"))
+		SKIP(return, "the memory controller cannot be enabled");
+	ASSERT_EQ(0, vms_write("admit_ms", "0"));
+	ASSERT_EQ(0, vms_write("min_age_ms", "0"));
+	/* Far fewer than the VMAs: every round evicts and fills. */
+	ASSERT_EQ(0, vms_write("index_cap", "64"));
+	snprintf(cg, sizeof(cg), "%s/vms-limit-%d", root, getpid());
+	ASSERT_EQ(0, mkdir(cg, 0755));
+	snprintf(file, sizeof(file), "%s/cgroup.procs", cg);
+	ASSERT_EQ(0, pipe(to_child));
+	ASSERT_EQ(0, pipe(to_parent));
+	ASSERT_EQ(0, vms_stats(&s0));
+	others = s0.entries;
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (!child) {
+		close(to_child[1]);
+		close(to_parent[0]);
+		_exit(limit_child(file, n, rounds, to_child[0], to_parent[1]));
+	}
+	close(to_child[0]);
+	close(to_parent[1]);
+
+	/* Mapped and read: hold the cgroup at what it uses now. */
+	ASSERT_TRUE(step(to_parent[0]));
+	ASSERT_EQ(0, vms_stats(&s0));
+	cur = cg_current(cg);
+	ASSERT_GT(cur, 0);
+	snprintf(val, sizeof(val), "%lld", cur);
+	snprintf(file, sizeof(file), "%s/memory.max", cg);
+	ASSERT_EQ(0, write_file(file, val));
+	ASSERT_TRUE(signal_step(to_child[1]));
+
+	/* Faulted at the limit. */
+	ASSERT_TRUE(step(to_parent[0]));
+	ASSERT_EQ(0, vms_stats(&s1));
+	ASSERT_TRUE(signal_step(to_child[1]));
+	/* Unmapped half at the limit. */
+	ASSERT_TRUE(step(to_parent[0]));
+	ASSERT_EQ(0, vms_stats(&s2));
+	ASSERT_EQ(0, write_file(file, "max"));
+	/* And room in the index for every VMA left: the second pass hits. */
+	ASSERT_EQ(0, vms_write("index_cap", self->index_cap));
+	ASSERT_TRUE(signal_step(to_child[1]));
+	/* The limit lifted: written, checked, remapped. */
+	ASSERT_TRUE(step(to_parent[0]));
+	ASSERT_EQ(0, vms_stats(&s3));
+	hit0 = s3.hits - s2.hits;
+	miss0 = s3.misses - s2.misses;
+	close(to_child[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	close(to_parent[0]);
+	rmdir(cg);
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("the child died (signal %d): the cgroup's OOM killer?",
+					      WTERMSIG(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("the child failed at step %d", WEXITSTATUS(status));
+
+	fills = vms_count(&s1, "stored", VMS_SHADOW) - vms_count(&s0, "stored", VMS_SHADOW);
+	TH_LOG("at the limit (%lld B): %lld fills stored, %lld refused for memory; child's entries %ld -> %ld; unmapping %ld VMAs forgot %lld ranges, entries %ld -> %ld",
+	       cur, fills,
+	       (long long)(vms_count(&s1, "nomem", VMS_SHADOW) - vms_count(&s0, "nomem", VMS_SHADOW)),
+	       s0.entries - others, s1.entries - others, n / 2,
+	       (long long)(vms_count(&s2, "forgotten", VMS_SHADOW) -
+			   vms_count(&s1, "forgotten", VMS_SHADOW)),
+	       s1.entries - others, s2.entries - others);
+	TH_LOG("limit lifted: %lld candidates hit, %lld rejected", hit0, miss0);
+	/* The cgroup refused the index: else this test tested nothing. */
+	ASSERT_GT(vms_count(&s1, "nomem", VMS_SHADOW), vms_count(&s0, "nomem", VMS_SHADOW));
+	/* The index survived: still there, never emptied. */
+	EXPECT_EQ(s0.indexes, s1.indexes);
+	EXPECT_GT(s1.entries, others);
+	/*
+	 * And every range it lost is one it chose to drop and counted: the
+	 * first version's "empty the index" on a failed allocation would show
+	 * here as entries gone with no event to account for them.
+	 */
+	EXPECT_EQ(s1.entries - s0.entries,
+		  delta(&s0, &s1, "stored") - delta(&s0, &s1, "pruned") -
+		  delta(&s0, &s1, "evicted") - delta(&s0, &s1, "forgotten"));
+	/* Unmapping forgot exactly the ranges it removed, at the limit. */
+	EXPECT_GT(vms_count(&s2, "forgotten", VMS_SHADOW), vms_count(&s1, "forgotten", VMS_SHADOW));
+	EXPECT_EQ(s1.entries - s2.entries,
+		  vms_count(&s2, "forgotten", VMS_SHADOW) - vms_count(&s1, "forgotten", VMS_SHADOW));
+	/* Room again: the index serves faults, and no range outlived its VMA. */
+	EXPECT_GE(hit0, n / 2);
+	EXPECT_EQ(0, miss0);
 }
 
 /* MemAvailable in KiB, or 0. */
