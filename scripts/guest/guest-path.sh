@@ -8,9 +8,11 @@
 # none (the module not loaded), then every mode of scripts/modes; for each
 # repetition and each --vmas count (the process holds that many other
 # faulted one-page VMAs) one process runs the four cases user, kernel,
-# newvma, churn, and another process the young case (no settling: what its
-# region's first 50 ms cost while the index learns it). The modes rotate with the repetition, none always first:
-# it runs before the module is loaded, which each repetition does afresh,
+# newvma, churn, another process the young case (no settling: what its
+# region's first 50 ms cost while the index learns it) and another the
+# split case (a hot region split in two: the new half's first 50 ms). The
+# modes rotate with the repetition, none always first: it runs before the
+# module is loaded, which each repetition does afresh,
 # with its default settings. The other VMAs are faulted once each, so at the
 # default admission (admit_ms=10) they stay cold, out of the lookup's tree,
 # while the process waits out the admission window (bench --settle: twice
@@ -141,6 +143,10 @@ run_one() {
 		want+=(young)
 		"${norand[@]}" "$bench" path --case young --vmas "$k" "${force[@]}" >>"$out" 2>&1 ||
 			brc=$?
+		# split: a hot region split in two, the new half's first 50 ms.
+		want+=(split)
+		"${norand[@]}" "$bench" path --case split --vmas "$k" --settle "$settle" "${force[@]}" \
+			>>"$out" 2>&1 || brc=$?
 		if [ "$k" = "$first_k" ] && [ "$counter" != perf ]; then
 			want+=(procs)
 			"${norand[@]}" "$bench" path --case procs --vmas "$k" "${force[@]}" >>"$out" 2>&1 ||

@@ -40,6 +40,7 @@ const char *const case_names[] = {
 	[PC_ALL] = "all",
 	[PC_PROCS] = "procs",
 	[PC_YOUNG] = "young",
+	[PC_SPLIT] = "split",
 };
 
 static const char *const counter_names[] = {
@@ -83,7 +84,9 @@ static void usage(FILE *f)
 		"              the four) | procs (fork, 16 faults, exit; --pages\n"
 		"              processes a round, default 16) | young (a fresh\n"
 		"              region's first %d ms, no --settle: as user, rounds\n"
-		"              until then, each reported)\n"
+		"              until then, each reported) | split (with --settle:\n"
+		"              a hot region split in two, the new half's first\n"
+		"              ms faulted as young)\n"
 		"  --rounds    path: measured rounds per case, 1..%ld (default %d;\n"
 		"              plus one warm-up round)\n"
 		"  --counter   path: perf (instructions, perf_event_open), clock\n"
@@ -321,6 +324,9 @@ void parse_args(int argc, char **argv)
 		cfg.settle_ms = settle > 0 ? settle : 0;
 		if (cfg.pcase == PC_YOUNG && (cfg.settle_ms || rounds >= 0))
 			bad_args("path young runs for its region's first %d ms: no --settle, no --rounds",
+				 PATH_YOUNG_MS);
+		if (cfg.pcase == PC_SPLIT && (!cfg.settle_ms || rounds >= 0))
+			bad_args("path split needs --settle (its region must be hot) and runs for %d ms: no --rounds",
 				 PATH_YOUNG_MS);
 		cfg.pages_given = pages_given;
 		if (!pages_given)
