@@ -143,6 +143,16 @@ impl Probation {
         }
     }
 
+    /// Whether the VMA at address `key` has a first miss recorded here, less than `after` ticks
+    /// before `now`: it is waiting out its admission window. Reads only.
+    #[inline]
+    pub(crate) fn waiting(&self, key: usize, now: Tick, after: u32) -> bool {
+        after != 0
+            && self.bucket(key).iter().any(|s| {
+                s.key.load(Relaxed) == key && now.0.wrapping_sub(s.tick.load(Relaxed)) < after
+            })
+    }
+
     /// The VMA at address `key` is about to be freed: free its slot if it holds one.
     #[inline]
     pub(crate) fn forget(&self, key: usize) {

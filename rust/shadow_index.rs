@@ -307,6 +307,14 @@ impl<T> ShadowIndex<T> {
             return Fill::Present;
         }
         let last = end - 1;
+        // Lockless, and first: a VMA waiting out its admission window missed before, and that
+        // first miss removed any stale range where it is; until it is admitted a miss changes
+        // nothing, so it need not walk the trees (two walks saved on each miss of a new
+        // region). The table is lossy (see `probation`): a VMA that inherits another's record
+        // keeps a stale range until it is admitted, which costs misses, never a wrong hint.
+        if self.recent.waiting(key(vma), admit.now, admit.after) {
+            return Fill::Probation { pruned: 0 };
+        }
         // Lockless: the exact range already stored (a fault retried under `mmap_lock` after
         // `VM_FAULT_RETRY`, or two threads missing at once) needs no lock.
         let (at_start, at_last) = (self.hints.v.load(start, rcu), self.hints.v.load(last, rcu));
