@@ -12,6 +12,8 @@
 #   make bench     perf kernel + module + benches (main boot, then the path
 #                  boot) + the effect table
 #   make bench-compare A=DIR B=DIR   two bench results directories, B against A
+#   make bench-report DIR=DIR   the effect table of a results directory (e.g.
+#                  one that make bench-host collected on a box with no venv)
 #   make bench-coherence  perf kernel + the coherence plugin: instructions,
 #                  atomics, stores and cache-line transfers per fault, per
 #                  mode, scenario and vCPUs (2, 4, 8), one TCG boot each
@@ -37,7 +39,7 @@
 #   make check-splats-test  the splat checker's self-test
 #   make bench-report-test  the bench report's self-test
 #   make clean     remove the clone's outputs (not the cache)
-#   make help      this text
+#   make help      this text (also plain make)
 #
 # VM options: CPUS=2 MEMORY=2G (make stress: 4G) TIMEOUT=1800 (make bench: from its plan)
 #   KVM=auto|on|off
@@ -70,9 +72,10 @@ S := scripts
 # The venv of scripts/build/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all help test mutants stress bench bench-coherence bench-compare bench-host bench-host-test deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
+.PHONY: all help test mutants stress bench bench-coherence bench-compare bench-report bench-host bench-host-test deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
 
-all: module
+# Plain `make` prints the targets: building starts with one of them.
+all: help
 
 help:
 	@sed -n '3,/^$$/{/^$$/d;s/^# \{0,1\}//;p}' Makefile
@@ -108,6 +111,17 @@ bench-compare:
 	"$(VMS_VENV)/bin/python" -c 'import scipy, pandas' 2>/dev/null || { \
 		echo "bench-compare: scipy and pandas missing in $(VMS_VENV): run make deps" >&2; exit 2; }; \
 	"$(VMS_VENV)/bin/python" $(S)/report/bench-report.py --compare "$(A)" "$(B)"
+
+bench-report:
+	@$(S)/check-vars.sh
+	@if [ -z "$(DIR)" ]; then \
+		echo "usage: make bench-report DIR=DIR (a results directory of make bench or make bench-host)" >&2; exit 2; \
+	elif [ ! -f "$(DIR)/raw.log" ] && [ ! -f "$(DIR)/path-raw.log" ]; then \
+		echo "bench-report: $(DIR): no raw.log or path-raw.log in it (not a results directory of make bench or make bench-host?)" >&2; exit 2; \
+	fi; \
+	"$(VMS_VENV)/bin/python" -c 'import scipy, pandas' 2>/dev/null || { \
+		echo "bench-report: scipy and pandas missing in $(VMS_VENV): run make deps" >&2; exit 2; }; \
+	"$(VMS_VENV)/bin/python" $(S)/report/bench-report.py "$(DIR)"
 
 deps:
 	@$(S)/check-vars.sh

@@ -25,7 +25,7 @@
 
 # The selftests the guest runs (TESTS may pick some): selftests/Makefile.
 SELFTESTS=$(sed -n 's/^TEST_GEN_PROGS *:= *//p' "$VMS_TOP/selftests/Makefile")
-KNOWN=(A B CPUS MEMORY TIMEOUT KVM FLAVOUR TESTS CRASH SLICE DURATION R
+KNOWN=(A B DIR CPUS MEMORY TIMEOUT KVM FLAVOUR TESTS CRASH SLICE DURATION R
 	SECONDS_PER_RUN ONLY THREADS PATH_R PATH_VMAS PATH_ADMIT_MS VMASHADOW_CACHE
 	KVER_DEB_VERSION KVER_DEB_SHA256 EXTRA_CONFIG KSRC KDIR MODULE
 	COH_CPUS COH_R COH_SECONDS COH_MODES COH_SCENARIOS COH_ACCEL MUTANTS)
@@ -187,6 +187,50 @@ if [[ " ${MAKEFLAGS:-} " == *" -- "* ]]; then
 		[[ " ${KNOWN[*]} " == *" $name "* ]] ||
 			bad "$name: not a variable of this Makefile; known: ${KNOWN[*]} (see make help)"
 	done
+fi
+
+# The same typo in the environment (PATH_VMA="1 256" make bench) does not
+# reach MAKEFLAGS: a name that is not ours but has our prefixes, or is one
+# edit from one of our names (both at least 4 long, so that short names
+# such as PWD or _ are left alone), is an error too.
+near() {	# near A B: A and B differ by one substitution, insertion or deletion
+	local a=$1 b=$2 i
+	[ "$a" != "$b" ] || return 1
+	if [ ${#a} -eq ${#b} ]; then
+		local d=0
+		for ((i = 0; i < ${#a}; i++)); do
+			[ "${a:i:1}" = "${b:i:1}" ] || d=$((d + 1))
+		done
+		[ "$d" -eq 1 ]
+		return
+	fi
+	[ ${#a} -gt ${#b} ] && { local t=$a; a=$b; b=$t; }
+	[ $((${#b} - ${#a})) -eq 1 ] || return 1
+	for ((i = 0; i < ${#b}; i++)); do
+		[ "${b:0:i}${b:i+1}" = "$a" ] && return 0
+	done
+	return 1
+}
+while IFS= read -r name; do
+	[[ " ${KNOWN[*]} " == *" $name "* ]] && continue
+	case "$name" in
+	PATH_* | COH_* | KVER_*)
+		bad "$name (environment): not a variable of this Makefile; known: ${KNOWN[*]} (see make help)"
+		continue ;;
+	esac
+	[ ${#name} -ge 4 ] || continue
+	for k in "${KNOWN[@]}"; do
+		if [ ${#k} -ge 4 ] && near "$name" "$k"; then
+			bad "$name (environment): not a variable of this Makefile; did you mean $k? (see make help)"
+			break
+		fi
+	done
+done < <(compgen -e)
+
+# KVM runs a vCPU on a host CPU: more vCPUs than the host has only thrash.
+if [ "${KVM:-}" = on ] && [ -n "${CPUS:-}" ] && [[ "$CPUS" =~ ^[0-9]+$ ]] &&
+	[ "$CPUS" -gt "$(nproc)" ]; then
+	bad "CPUS='$CPUS': with KVM=on at most this host's $(nproc) CPUs (under TCG any count 1..256 works, slowly)"
 fi
 
 if [ ${#errs[@]} -gt 0 ]; then

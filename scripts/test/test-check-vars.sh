@@ -118,6 +118,29 @@ good DURATION=45
 bad 'MUTANTS=range bogus' bogus range sequence attached
 good 'MUTANTS=range pte-recheck'
 
+# A typo in the environment (not on make's command line): named, with the
+# variable it is one edit from, or as not ours by its prefix.
+for t in "PATH_VMA=1 PATH_VMA" "THREAD=1 THREADS" "SLICES=0 SLICE" "COH_CPU=2 COH_CPU"; do
+	read -r assign want <<<"$t"
+	run "$assign" "$check"
+	rc=$?
+	name=${assign%%=*}
+	if [ "$rc" -eq 2 ] && grep -q "error: $name (environment)" "$tmp/err" && grep -qF "$want" "$tmp/err"; then
+		ok "$assign in the environment is rejected: $(head -n 1 "$tmp/err" | cut -c1-100)"
+	else
+		not_ok "$assign in the environment is rejected naming $want (exit $rc)"
+	fi
+done
+good TERM=dumb LANG=C.UTF-8 PWD=/ CARGO_HOME=/tmp
+# More vCPUs than host CPUs under KVM=on: refused (256 is above this host's).
+if [ "$(nproc)" -lt 256 ]; then
+	run KVM=on CPUS=256 "$check"
+	rc=$?
+	[ "$rc" -eq 2 ] && grep -q "error: CPUS='256': with KVM=on at most" "$tmp/err" &&
+		ok "KVM=on CPUS=256 is rejected on $(nproc) CPUs" ||
+		not_ok "KVM=on CPUS=256 is rejected on $(nproc) CPUs (exit $rc)"
+fi
+
 # Several bad variables: each is named.
 run CPUS=x R=0 KVM=maybe "$check"
 [ $? -eq 2 ] && [ "$(grep -c 'error:' "$tmp/err")" -eq 3 ] &&
