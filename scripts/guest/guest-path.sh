@@ -53,9 +53,12 @@ cases=(user kernel newvma churn)
 log=$results/path-raw.log
 rc=0
 out=$(mktemp)
+map_count_was=
 
 finish() {
 	rm -f "$out"
+	# Under make bench-host this is the user's machine: put the limit back.
+	[ -z "$map_count_was" ] || echo "$map_count_was" >/proc/sys/vm/max_map_count
 	lsmod 2>/dev/null | grep -q '^vmashadow ' && rmmod vmashadow
 	mkdir -p "$results/path"
 	dmesg >"$results/path/dmesg.log"
@@ -88,7 +91,9 @@ for k in $vmas_list; do
 done
 need=$((2 * max_vmas + 4096))
 if [ "$(cat /proc/sys/vm/max_map_count)" -lt "$need" ]; then
-	echo "$need" >/proc/sys/vm/max_map_count || { rc=1; exit; }
+	map_count_was=$(cat /proc/sys/vm/max_map_count)
+	echo "vmashadow-path: vm.max_map_count $map_count_was -> $need for this run (restored at its end)" >&2
+	echo "$need" >/proc/sys/vm/max_map_count || { map_count_was=; rc=1; exit; }
 fi
 
 # Address-space randomisation off for the bench (setarch -R, this process
