@@ -309,10 +309,14 @@ impl<T> ShadowIndex<T> {
         let last = end - 1;
         // Lockless, and first: a VMA waiting out its admission window missed before, and that
         // first miss removed any stale range where it is; until it is admitted a miss changes
-        // nothing, so it need not walk the trees (two walks saved on each miss of a new
-        // region). The table is lossy (see `probation`): a VMA that inherits another's record
-        // keeps a stale range until it is admitted, which costs misses, never a wrong hint.
-        if self.recent.waiting(key(vma), admit.now, admit.after) {
+        // nothing, so it need not walk the hints or take the lock. Its first miss is in the
+        // table or, when its bucket was full of other recent misses (a process that faulted
+        // thousands of new VMAs at once), in an owner record. The table is lossy (see
+        // `probation`): a VMA that inherits another's record keeps a stale range until it is
+        // admitted, which costs misses, never a wrong hint.
+        if self.recent.waiting(key(vma), admit.now, admit.after)
+            || self.owner_waiting(key(vma), admit, rcu)
+        {
             return Fill::Probation { pruned: 0 };
         }
         // Lockless: the exact range already stored (a fault retried under `mmap_lock` after
@@ -491,6 +495,18 @@ impl<T> ShadowIndex<T> {
         }
         Ok(overlapping)
     }
+
+    /// Whether the VMA at address `vma` has its first miss in an owner record, less than the
+    /// admission window before `admit.now`. Reads only.
+    #[inline]
+    fn owner_waiting(&self, vma: usize, admit: Admission, rcu: &rcu::Guard) -> bool {
+        admit.after != 0
+            && matches!(
+                self.owners.load(vma, rcu).map(Record::decode),
+                Some(Record::Probation(first)) if admit.now.0.wrapping_sub(first.0) < admit.after
+            )
+    }
+
     /// Keeps, as an owner record, the first miss of the VMA at `vma`, which the probation
     /// table gave up for a newer one. Needs the lock, like any owner record; paid once per VMA
     /// that missed once and then stayed cold for the admission window.
@@ -991,6 +1007,36 @@ mod tests {
         for i in 1..=n {
             assert_eq!(forget(&idx, fake(i)), 1);
         }
+        assert_eq!(idx.entries(), 0);
+        Ok(())
+    }
+
+    /// A VMA whose first miss went to an owner record (its bucket of the table was full of
+    /// other recent misses) waits out its window as one in the table does: no lock, no walk of
+    /// the hints.
+    #[test]
+    fn a_miss_in_the_window_takes_no_lock() -> Result {
+        let idx = index()?;
+        let at_t = |now| Admission {
+            now: Tick(now),
+            after: 3,
+        };
+        let n = 160;
+        for i in 1..=n {
+            let a = 0x100_0000 + i * 0x2000;
+            fill(&idx, a, a + 0x1000, fake(i), 1 << 20, at_t(10));
+        }
+        let before = locks(&idx);
+        for now in [11, 12] {
+            for i in 1..=n {
+                let a = 0x100_0000 + i * 0x2000;
+                assert_eq!(
+                    fill(&idx, a, a + 0x1000, fake(i), 1 << 20, at_t(now)),
+                    Fill::Probation { pruned: 0 }
+                );
+            }
+        }
+        assert_eq!(locks(&idx), before);
         assert_eq!(idx.entries(), 0);
         Ok(())
     }
