@@ -29,7 +29,8 @@
 #   make module    build vmashadow.ko (and the crash test's module) against that kernel
 #   make selftests build the selftests
 #   make vm        interactive guest shell with the module available
-#   make lint      shellcheck + pyflakes + make variables' checks, then
+#   make lint      shellcheck + pyflakes + make variables' checks, then the
+#                  series (checkpatch --strict, git am as documented),
 #                  rustfmt + clippy; warnings are errors
 #   make lint-scripts  the scripts' part of make lint only (seconds, no kernel)
 #   make fmt       rustfmt in place
