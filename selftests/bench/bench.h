@@ -198,8 +198,8 @@ int report(struct worker *w, struct writer *wr, double warmup);
 /* contended.c */
 int make_data_file(void);
 int alloc_samples(struct worker *w);
-void touch_pages(struct worker *w);
-int read_pages(struct worker *w);
+void touch_pages(struct worker *w, long np);
+int read_pages(struct worker *w, long np);
 int fault_round(struct worker *w, bool measured);
 
 /* writer.c */

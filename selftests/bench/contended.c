@@ -78,11 +78,12 @@ static void record_latency(struct worker *w, uint64_t ns)
 	w->seen++;
 }
 
-void touch_pages(struct worker *w)
+/* Write a byte to each of the first @np pages of the thread's region. */
+void touch_pages(struct worker *w, long np)
 {
 	volatile char *p = w->region;
 
-	for (long i = 0; i < cfg.pages; i++)
+	for (long i = 0; i < np; i++)
 		p[i * page_size] = 1;
 }
 
@@ -98,10 +99,13 @@ static void touch_pages_timed(struct worker *w)
 	}
 }
 
-/* Fill the zapped buffer from the file: copy_to_user takes the faults. */
-int read_pages(struct worker *w)
+/*
+ * Fill the first @np pages of the zapped buffer from the file:
+ * copy_to_user takes the faults.
+ */
+int read_pages(struct worker *w, long np)
 {
-	size_t len = cfg.pages * page_size, done = 0;
+	size_t len = np * page_size, done = 0;
 	ssize_t n;
 
 	while (done < len) {
@@ -114,7 +118,7 @@ int read_pages(struct worker *w)
 		}
 		done += n;
 	}
-	for (long i = 0; i < cfg.pages; i++) {
+	for (long i = 0; i < np; i++) {
 		if ((unsigned char)w->region[i * page_size] != pattern(i)) {
 			errno = EIO;
 			return fail(&w->err, &w->errnum, "pread: wrong data");
@@ -134,13 +138,13 @@ int fault_round(struct worker *w, bool measured)
 	} else if (cfg.scenario == SC_KERNEL_FAULTS) {
 		if (madvise(w->region, len, MADV_DONTNEED))
 			return fail(&w->err, &w->errnum, "madvise(MADV_DONTNEED)");
-		if (read_pages(w))
+		if (read_pages(w, cfg.pages))
 			return -1;
 	} else {
 		if (measured && cfg.latency)
 			touch_pages_timed(w);
 		else
-			touch_pages(w);
+			touch_pages(w, cfg.pages);
 		if (madvise(w->region, len, MADV_DONTNEED))
 			return fail(&w->err, &w->errnum, "madvise(MADV_DONTNEED)");
 	}

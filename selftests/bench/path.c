@@ -141,8 +141,8 @@ static char *reserve(long n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* One timed pass of path user or kernel over the region; @count its cost. */
-static int path_pass(struct path_sum *ps, char *region, bool kernel,
+/* One timed pass of path user or kernel over @np pages; @count its cost. */
+static int path_pass(struct path_sum *ps, char *region, long np, bool kernel,
 		     uint64_t *count)
 {
 	struct worker w = { .region = region };
@@ -150,12 +150,12 @@ static int path_pass(struct path_sum *ps, char *region, bool kernel,
 
 	c0 = count_now();
 	if (kernel) {
-		if (read_pages(&w)) {
+		if (read_pages(&w, np)) {
 			errno = w.errnum;
 			return path_fail(ps, w.err);
 		}
 	} else {
-		touch_pages(&w);
+		touch_pages(&w, np);
 	}
 	*count = count_now() - c0;
 	return 0;
@@ -166,16 +166,16 @@ static int path_pass(struct path_sum *ps, char *region, bool kernel,
  * faults, @b the same pass over the now present pages, which must not
  * fault (the loop's own cost); @faults is the first pass's faults.
  */
-static int path_passes(struct path_sum *ps, char *region, bool kernel,
+static int path_passes(struct path_sum *ps, char *region, long np, bool kernel,
 		       uint64_t *c, uint64_t *b, uint64_t *faults)
 {
 	uint64_t f0, f1, f2;
 
 	f0 = thread_faults();
-	if (path_pass(ps, region, kernel, c))
+	if (path_pass(ps, region, np, kernel, c))
 		return -1;
 	f1 = thread_faults();
-	if (path_pass(ps, region, kernel, b))
+	if (path_pass(ps, region, np, kernel, b))
 		return -1;
 	f2 = thread_faults();
 	if (f2 != f1) {
@@ -255,7 +255,7 @@ static int path_user_kernel(struct path_sum *ps, bool kernel)
 			path_fail(ps, "madvise(MADV_DONTNEED)");
 			goto out;
 		}
-		if (path_passes(ps, region, kernel, &c, &b, &f))
+		if (path_passes(ps, region, np, kernel, &c, &b, &f))
 			goto out;
 		path_round(ps, r > 0, c, b, f, np);
 	}
@@ -472,51 +472,60 @@ static void coh_mark(bool start)
 }
 
 /*
+ * The rounds of young and split: for PATH_YOUNG_MS from now, zap the first
+ * @np pages of @region, fault them and loop over them again
+ * (path_passes()). Every round counts and is printed with its time. With
+ * VMS_COH_WINDOW set in the environment, each round's two passes are a
+ * window of the coherence plugin, if it is loaded: the faults'
+ * instructions per kernel function (docs/results.md uses it).
+ */
+static int path_window(struct path_sum *ps, const char *name, char *region,
+		       long np)
+{
+	bool coh = getenv("VMS_COH_WINDOW") != NULL;
+	uint64_t t0 = now_ns();
+
+	for (long r = 0; r == 0 || now_ns() - t0 < PATH_YOUNG_MS * 1000000ull; r++) {
+		uint64_t c, b, f, at = now_ns() - t0;
+
+		if (madvise(region, np * page_size, MADV_DONTNEED))
+			return path_fail(ps, "madvise(MADV_DONTNEED)");
+		if (coh)
+			coh_mark(true);
+		if (path_passes(ps, region, np, false, &c, &b, &f))
+			return -1;
+		if (coh)
+			coh_mark(false);
+		path_round(ps, true, c, b, f, np);
+		printf("# path %s round %ld at %.3f ms: %.1f per fault, %llu faults\n",
+		       name, r, (double)at / 1e6,
+		       f ? ((double)c - (double)b) / f : 0.0,
+		       (unsigned long long)f);
+	}
+	return 0;
+}
+
+/*
  * young: what a process pays while its index is still learning. Right after
  * the other VMAs are mapped (run_path(), no --settle), map a fresh region
- * of --pages pages and, for PATH_YOUNG_MS from then, do what user does: a
- * round writes a byte per page (the faults), the same loop again (no
- * faults: subtracted), then zaps. Every round counts, the first included,
- * and each is printed with its time since the region was mapped: the
- * region's misses (probation, admit_ms) fall into its first rounds. Under
- * -icount the window is 50 M instructions, so it holds the same rounds in
- * every mode's run only if the modes cost alike: the rounds and faults are
- * printed with the result. With VMS_COH_WINDOW set in the environment, each
- * round's two passes are a window of the coherence plugin, if it is loaded:
- * the faults' instructions per kernel function (docs/results.md uses it).
+ * of --pages pages and, for PATH_YOUNG_MS from then, do what user does
+ * (path_window()): a round zaps, writes a byte per page (the faults) and
+ * runs the same loop again (no faults: subtracted). Every round counts, the
+ * first included: the region's misses (probation, admit_ms) fall into its
+ * first rounds. Under -icount the window is 50 M instructions, so it holds
+ * the same rounds in every mode's run only if the modes cost alike: the
+ * rounds and faults are printed with the result.
  */
 static int path_young(struct path_sum *ps)
 {
 	long np = cfg.pages;
-	size_t len = np * page_size;
-	uint64_t t0 = now_ns();
-	bool coh = getenv("VMS_COH_WINDOW") != NULL;
 	char *region;
-	int ret = -1;
+	int ret;
 
 	region = path_region(ps, np);
 	if (!region)
 		return -1;
-	for (long r = 0; r == 0 || now_ns() - t0 < PATH_YOUNG_MS * 1000000ull; r++) {
-		uint64_t c, b, f, at = now_ns() - t0;
-
-		if (coh)
-			coh_mark(true);
-		if (path_passes(ps, region, false, &c, &b, &f))
-			goto out;
-		if (coh)
-			coh_mark(false);
-		path_round(ps, true, c, b, f, np);
-		printf("# path young round %ld at %.3f ms: %.1f per fault, %llu faults\n",
-		       r, (double)at / 1e6, f ? ((double)c - (double)b) / f : 0.0,
-		       (unsigned long long)f);
-		if (madvise(region, len, MADV_DONTNEED)) {
-			path_fail(ps, "madvise(MADV_DONTNEED)");
-			goto out;
-		}
-	}
-	ret = 0;
-out:
+	ret = path_window(ps, "young", region, np);
 	path_region_unmap(region, np);
 	return ret;
 }
@@ -528,7 +537,7 @@ out:
  * shrunk in place, for the second (split_vma() with new_below), and frees
  * none, so nothing is forgotten and the index still holds the whole range
  * for the old VMA. For PATH_YOUNG_MS from the split, rounds fault the
- * first half (the new VMA, not yet admitted), as young does.
+ * first half (the new VMA, not yet admitted), as young does (path_window()).
  * An index that kept the stale range would hand every one of those faults
  * the wrong VMA first; one that drops it at the first miss only misses.
  */
@@ -536,7 +545,6 @@ static int path_split(struct path_sum *ps)
 {
 	long np = cfg.pages, half = np / 2;
 	char *region, *tail;
-	uint64_t t0;
 	int ret = -1;
 
 	region = path_region(ps, np);
@@ -552,32 +560,14 @@ static int path_split(struct path_sum *ps)
 			path_fail(ps, "madvise(MADV_DONTNEED)");
 			goto out;
 		}
-		if (path_passes(ps, region, false, &c, &b, &f))
+		if (path_passes(ps, region, np, false, &c, &b, &f))
 			goto out;
 	}
 	if (madvise(tail, half * page_size, MADV_DONTFORK)) {
 		path_fail(ps, "madvise(MADV_DONTFORK)");
 		goto out;
 	}
-	cfg.pages = np - half;	/* path_pass() touches cfg.pages pages */
-	t0 = now_ns();
-	for (long r = 0; r == 0 || now_ns() - t0 < PATH_YOUNG_MS * 1000000ull; r++) {
-		uint64_t c, b, f, at = now_ns() - t0;
-
-		if (madvise(region, (np - half) * page_size, MADV_DONTNEED)) {
-			path_fail(ps, "madvise(MADV_DONTNEED)");
-			goto out_pages;
-		}
-		if (path_passes(ps, region, false, &c, &b, &f))
-			goto out_pages;
-		path_round(ps, true, c, b, f, np - half);
-		printf("# path split round %ld at %.3f ms: %.1f per fault, %llu faults\n",
-		       r, (double)at / 1e6, f ? ((double)c - (double)b) / f : 0.0,
-		       (unsigned long long)f);
-	}
-	ret = 0;
-out_pages:
-	cfg.pages = np;
+	ret = path_window(ps, "split", region, np - half);
 out:
 	path_region_unmap(region, np);
 	return ret;
