@@ -12,12 +12,16 @@
 # 2026-11-29/30, three runs of 224 runs each): 0.8-1.0 s a run (start-up,
 # warm-up, the mode switch, the module's stats; 2.3 s once with another
 # guest on the host); a boot 10-20 s beyond its runs (boot to the first run
-# 5-15 s, rmmod and dmesg). The path boot (one vCPU, -icount): 1.7-3.1 s of
-# wall time a process (four cases), ~20 s with 65536 other VMAs. An ETA, not
-# a promise: a busy host doubles it, and KVM or bare metal divides it.
+# 5-15 s, rmmod and dmesg). The path boot (one vCPU, -icount) runs three
+# processes per mode and VMA count: the four cases (1.7-3.1 s of wall time),
+# then young and split (a 50 ms window each, ~0.6 s); each maps and unmaps
+# the K other VMAs again, ~20 s with 65536 (2026-12-06: 14 of 54 such
+# triples of PATH_VMAS="1 4096 65536" in 13 minutes). An ETA, not a promise:
+# a busy host doubles it, and KVM or bare metal divides it.
 VMS_BENCH_RUN_S=0.9
 VMS_BENCH_BOOT_S=20
 VMS_PATH_PROCESS_S=2.5
+VMS_PATH_WINDOW_S=0.6
 VMS_PATH_PER_VMA_S=0.0003
 
 # Sets the bench's settings from the environment: reps, secs, main (the
@@ -49,8 +53,8 @@ bench_options() {
 	path_reps=${PATH_R:-3}
 	# The path bench's "other VMAs" counts. 65536 is not in the default: under
 	# TCG with -icount setting up and tearing down 131073 VMAs costs ~20 s for
-	# each of the 18 processes (3 repetitions x 6 modes), 6 minutes in all;
-	# PATH_VMAS="1 256 4096 65536" adds it.
+	# each of the 54 processes (3 repetitions x 6 modes x 3), 18 minutes in
+	# all; PATH_VMAS="1 256 4096 65536" adds it.
 	path_vmas=${PATH_VMAS:-1 256 4096}
 	# PATH_ADMIT_MS: the module's admit_ms in the path boot (default: the
 	# module's own; 0 indexes every VMA at its first miss, the index's worst
@@ -105,12 +109,12 @@ bench_plan() {
 		for k in ${path_vmas//,/ }; do
 			nk=$((nk + 1))
 			plan_path_s=$(awk -v e="$plan_path_s" -v n="$((path_reps * 6))" -v k="$k" \
-				-v p="$VMS_PATH_PROCESS_S" -v v="$VMS_PATH_PER_VMA_S" \
-				'BEGIN { printf "%.1f", e + n * (p + k * v) }')
+				-v p="$VMS_PATH_PROCESS_S" -v w="$VMS_PATH_WINDOW_S" -v v="$VMS_PATH_PER_VMA_S" \
+				'BEGIN { printf "%.1f", e + n * (p + 2 * w + 3 * k * v) }')
 		done
-		procs=$((path_reps * nk * 6))
+		procs=$((path_reps * nk * 6 * 3))
 		plan_path_s=$(awk -v e="$plan_path_s" -v b="$boot" 'BEGIN { printf "%d", e + b + 0.5 }')
-		log "plan: path part, 1 CPU: $path_reps repetitions x $nk VMA counts (${path_vmas//,/ }) x 6 modes (none + 5) = $procs processes of 4 cases (~${VMS_PATH_PROCESS_S}s each + ${VMS_PATH_PER_VMA_S}s per VMA${boot:+, +${boot}s boot}): ETA $(fmt_secs "$plan_path_s")"
+		log "plan: path part, 1 CPU: $path_reps repetitions x $nk VMA counts (${path_vmas//,/ }) x 6 modes (none + 5) x 3 = $procs processes (the 4 cases, ~${VMS_PATH_PROCESS_S}s; young and split, ~${VMS_PATH_WINDOW_S}s each; + ${VMS_PATH_PER_VMA_S}s per VMA each${boot:+; +${boot}s boot}): ETA $(fmt_secs "$plan_path_s")"
 	fi
 	log "plan: ETA $(fmt_secs $((plan_main_s + plan_path_s))) in all (SECONDS_PER_RUN, R, ONLY, THREADS, PATH_R and PATH_VMAS change it)"
 }
