@@ -314,10 +314,18 @@ impl<T> ShadowIndex<T> {
         // thousands of new VMAs at once), in an owner record. The table is lossy (see
         // `probation`): a VMA that inherits another's record keeps a stale range until it is
         // admitted, which costs misses, never a wrong hint.
-        if self.recent.waiting(key(vma), admit.now, admit.after)
-            || self.owner_waiting(key(vma), admit, rcu)
-        {
+        if self.recent.waiting(key(vma), admit.now, admit.after) {
             return Fill::Probation { pruned: 0 };
+        }
+        // The same for a first miss kept as an owner record: one walk, whose answer the
+        // table's stage below reuses (read again under the lock before anything is stored).
+        // Every miss not waiting in the table pays it, a VMA's first miss included; it saves
+        // the lock on every later miss in the window.
+        let owner = self.owners.load(key(vma), rcu).map(Record::decode);
+        if let Some(Record::Probation(first)) = owner {
+            if admit.after != 0 && admit.now.0.wrapping_sub(first.0) < admit.after {
+                return Fill::Probation { pruned: 0 };
+            }
         }
         // Lockless: the exact range already stored (a fault retried under `mmap_lock` after
         // `VM_FAULT_RETRY`, or two threads missing at once) needs no lock.
@@ -337,7 +345,7 @@ impl<T> ShadowIndex<T> {
                 }
                 // New to the table; unless the index recorded an earlier miss (when the table
                 // was full), that is all.
-                if self.owners.load(key(vma), rcu).is_none() {
+                if owner.is_none() {
                     return self.probation(start, last, stale);
                 }
                 self.recent.forget(key(vma));
@@ -494,17 +502,6 @@ impl<T> ShadowIndex<T> {
             *entries = fewer(*entries, overlapping);
         }
         Ok(overlapping)
-    }
-
-    /// Whether the VMA at address `vma` has its first miss in an owner record, less than the
-    /// admission window before `admit.now`. Reads only.
-    #[inline]
-    fn owner_waiting(&self, vma: usize, admit: Admission, rcu: &rcu::Guard) -> bool {
-        admit.after != 0
-            && matches!(
-                self.owners.load(vma, rcu).map(Record::decode),
-                Some(Record::Probation(first)) if admit.now.0.wrapping_sub(first.0) < admit.after
-            )
     }
 
     /// Keeps, as an owner record, the first miss of the VMA at `vma`, which the probation
