@@ -25,16 +25,12 @@
 . "$(dirname "$0")/../lib.sh"
 
 [ $# -eq 0 ] || die "usage: $0 (options come from the environment)"
-# Time: on 2 vCPUs the main boot has 25 configurations (contended and
-# kernel-faults at 1, 2 and 4 faulters, each writer; 6 will-it-scale, pft,
-# ...) x 5 modes = 125 runs a repetition, each ~0.65 s of start-up and
-# warm-up plus SECONDS_PER_RUN: 1.15 s a run under TCG on a quiet 2-core
-# host. 12 repetitions of 1 s (the old default, 40 runs a repetition) would
-# take 36 minutes; 8 of 0.5 s (plus the warm-up) take 17, the path boot
-# 1-2 more. Repetitions are worth more than seconds here (the noise is the
-# host's, between runs, and the paired ratios need pairs), so the seconds
-# were halved before the repetitions were cut. The plan's ETA uses the
-# per-run and per-boot costs measured since (scripts/bench/bench-plan.sh).
+# Time: the size of a run (configurations, runs, processes) and its ETA
+# are the plan's, printed before anything is built
+# (scripts/bench/bench-plan.sh, which also holds the per-run and per-boot
+# costs it uses). Repetitions are worth more than seconds here (the noise
+# is the host's, between runs, and the paired ratios need pairs), so the
+# default halved the seconds of a run (0.5) before it cut repetitions (8).
 # Every variable is checked before anything is built (scripts/check-vars.sh).
 "$VMS_TOP/scripts/check-vars.sh"
 . "$VMS_TOP/scripts/bench/bench-plan.sh"
