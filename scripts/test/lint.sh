@@ -99,6 +99,9 @@ if ! "$VMS_TOP/scripts/test/test-git-am.sh" "$pristine" "$src" >"$VMS_TOP/build/
 	die "the series does not apply with git am as documented (build/git-am.tap)"
 fi
 log "series: git am as documented gives the tree the project builds ($(grep -c '^ok' "$VMS_TOP/build/git-am.tap") checks)"
+# Reported, never fatal: does the series apply to the newest 7.x source the
+# archive has (a rebase due before the pinned version leaves it)?
+"$VMS_TOP/scripts/test/check-newest-source.sh"
 # checkpatch.pl --strict, from the kernel tree: an error or a warning fails.
 # A commit id in a Fixes: tag cannot be looked up (Debian's source has no
 # git history); CHECKs are listed, not fatal, until the next rebuild of the
