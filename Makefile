@@ -17,7 +17,9 @@
 #   make bench-coherence  perf kernel + the coherence plugin: instructions,
 #                  atomics, stores and cache-line transfers per fault, per
 #                  mode, scenario and vCPUs (2, 4, 8), one TCG boot each
-#   make deps      install what is missing (Debian 12/13 packages, bindgen, virtme-ng)
+#   make deps      install what is missing (Debian 12/13 packages, bindgen, virtme-ng);
+#                  scripts/build/deps.sh --check [--for bench-host] only says
+#                  what is missing (for every target, or make bench-host)
 #   make kernel    build the kernel (FLAVOUR=debug|perf, default debug)
 #   make kernel-config  configure the kernel and check its fragments, no build
 #   make kernel-deb     Debian packages of the kernel (bindeb-pkg) in

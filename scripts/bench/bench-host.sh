@@ -40,6 +40,10 @@ else
 fi
 [ ! -d /sys/module/vmashadow ] ||
 	die "vmashadow is loaded: the bench loads it in each mode itself (rmmod vmashadow first)"
+# What this target needs, and only that: no QEMU, guest tools or kernel
+# source (scripts/build/deps.sh says what is missing, on Debian or not).
+"$VMS_TOP/scripts/build/deps.sh" --check --for bench-host ||
+	die "make bench-host: the above is missing (on Debian 12/13: scripts/build/deps.sh --for bench-host installs it, as root)"
 
 if [ -z "${MODULE:-}" ]; then
 	# The kernel's build directory: the module is Rust, and needs the kernel's

@@ -5,8 +5,17 @@
 # present. Idempotent. Debian 12 (bookworm) and Debian 13 (trixie) only;
 # anywhere else it prints exactly what is missing and stops.
 #
-#   scripts/build/deps.sh           install what is missing (as root)
-#   scripts/build/deps.sh --check   only report, exit 1 if something is missing
+#   scripts/build/deps.sh [--for all|bench-host]           install what is missing (as root)
+#   scripts/build/deps.sh --check [--for all|bench-host]   only report, exit 1 if something is missing
+#
+# What a target needs: all (the default) is every make target of a clone
+# on this machine. With KSRC= (your own kernel tree) Debian's kernel source
+# is not needed, nor trixie-backports, which only serves it. bench-host (a
+# box already running a kernel with the series, make bench-host) needs the
+# toolchain that builds the module and the bench program, and nothing that
+# boots a guest: no QEMU, virtme-ng, trinity, stress-ng, s390x cross
+# compiler, bindgen or kernel source; the report's venv is optional there
+# (without it make bench-host keeps the raw data).
 #
 # What it changes on the host, as root, and nothing else:
 # - apt sources: /etc/apt/sources.list.d/vmashadow-trixie-backports.sources
@@ -40,13 +49,23 @@
 
 . "$(dirname "$0")/../lib.sh"
 
-check_only=0
-case "${1:-}" in
-"") ;;
---check) check_only=1 ;;
-*) die "usage: $0 [--check]" ;;
-esac
-[ $# -le 1 ] || die "usage: $0 [--check]"
+usage="usage: $0 [--check] [--for all|bench-host]"
+check_only=0 target=all
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--check) check_only=1; shift ;;
+	--for)
+		case "${2:-}" in
+		all | bench-host) target=$2 ;;
+		*) die "--for: '${2:-}' is not a target this knows (all or bench-host); $usage" ;;
+		esac
+		shift 2 ;;
+	*) die "$usage" ;;
+	esac
+done
+# Debian's kernel source: only for the kernel this clone builds itself.
+need_ksource=1
+[ "$target" = all ] && [ -z "${KSRC:-}" ] || need_ksource=0
 
 # Debian packages, the same on bookworm and trixie. The -web Rust (1.96) is
 # Debian's newer toolchain for both releases: bookworm's plain rustc (1.63)
@@ -78,6 +97,10 @@ RUST_CONFLICTS=(rustc cargo rustup rustc-mozilla cargo-mozilla)
 # 3.13 (trixie).
 PY_PKGS=(numpy==2.4.6 scipy==1.17.1 pandas==2.3.3 matplotlib==3.11.2)
 VNG_PKG=virtme-ng==1.42
+# make bench-host: the module (kbuild against the running kernel's build
+# directory, LLVM=1) and the bench program. Nothing else.
+BENCH_HOST_PKGS=(rustc-web rust-web-src clang-19 lld-19 llvm-19
+	build-essential make kmod procps)
 
 installed() {
 	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed'
@@ -173,6 +196,15 @@ other_host() {
 	fi
 	req '[ -d "$("$VMS_RUSTC" --print sysroot)/lib/rustlib/src/rust/library" ]' \
 		"the Rust standard library source for $VMS_RUSTC (Debian: rust-web-src)"
+	if [ "$target" = bench-host ]; then
+		for r in clang ld.lld llvm-ar llvm-nm llvm-objcopy; do
+			req "command -v $r$VMS_LLVM" "$r$VMS_LLVM (Debian: clang-19 lld-19 llvm-19)"
+		done
+		for r in cc make depmod pgrep; do
+			req "command -v $r" "$r"
+		done
+		other_host_report "make bench-host"
+	fi
 	req '[ -x /usr/bin/rustfmt ]' "/usr/bin/rustfmt (Debian: rustfmt-web)"
 	req '[ -x /usr/bin/clippy-driver ]' "/usr/bin/clippy-driver (Debian: rust-web-clippy)"
 	bindgen_ok || req 'command -v cargo' "cargo, to build bindgen (Debian: cargo-web)"
@@ -213,14 +245,19 @@ other_host() {
 	# scripts/build/fetch-kernel.sh takes the .deb from the cache when it is
 	# there, and asks apt (Debian only) when it is not.
 	deb=$VMS_CACHE/dl/${KVER_PKG}_${KVER_DEB_VERSION//:/%3a}_all.deb
-	[ -f "$deb" ] || [ -f "$VMS_CACHE/pristine-$KVER_DEB_VERSION/.unpacked" ] ||
-		missing+=("the kernel source: Debian's $KVER_PKG $KVER_DEB_VERSION (trixie-backports) as $deb")
+	[ "$need_ksource" = 0 ] || [ -f "$deb" ] || [ -f "$VMS_CACHE/pristine-$KVER_DEB_VERSION/.unpacked" ] ||
+		missing+=("the kernel source: Debian's $KVER_PKG $KVER_DEB_VERSION (trixie-backports) as $deb (or KSRC= your own tree with the series)")
+	other_host_report "every target"
+}
+
+# other_host's verdict for $1 (what it was checked for), from its $missing.
+other_host_report() {
 	if [ ${#missing[@]} -eq 0 ]; then
-		log "dependencies present"
+		log "dependencies present (for $1)"
 		exit 0
 	fi
 	echo "vmashadow: this is $(os_field PRETTY_NAME || echo 'not Debian'); scripts/build/deps.sh installs only on Debian 12 (bookworm) or 13 (trixie)." >&2
-	echo "Missing here (install them by hand, then run make again):" >&2
+	echo "Missing here for $1 (install them by hand, then run make again):" >&2
 	printf '  - %s\n' "${missing[@]}" >&2
 	exit 1
 }
@@ -235,9 +272,15 @@ esac
 native_arch=$(dpkg --print-architecture)
 
 # What is missing. Reads only: fast, and needs no root.
-mapfile -t need_apt < <(missing_pkgs "${APT_PKGS[@]}")
+if [ "$target" = bench-host ]; then
+	mapfile -t need_apt < <(missing_pkgs "${BENCH_HOST_PKGS[@]}")
+else
+	mapfile -t need_apt < <(missing_pkgs "${APT_PKGS[@]}")
+fi
 need_bpo=()
-if [ "$codename" = bookworm ]; then
+if [ "$target" = bench-host ]; then
+	:
+elif [ "$codename" = bookworm ]; then
 	# QEMU 10 from bookworm-backports: bookworm's own 7.2 does not do.
 	for p in "${QEMU_PKGS[@]}"; do
 		v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
@@ -250,22 +293,25 @@ else
 fi
 need_suites=()
 need_archline=()
-suites=(trixie-backports)
-[ "$codename" = bookworm ] && suites+=(bookworm-backports)
+suites=()
+[ "$need_ksource" = 0 ] || suites+=(trixie-backports)
+[ "$codename" = bookworm ] && [ "$target" = all ] && suites+=(bookworm-backports)
 for s in "${suites[@]}"; do
 	has_suite "$s" || need_suites+=("$s")
 	# Ours, written before without the native-only line.
 	f=/etc/apt/sources.list.d/vmashadow-$s.sources
 	[ ! -f "$f" ] || grep -q '^Architectures:' "$f" || need_archline+=("$f")
 done
-need_bindgen=0
-bindgen_ok || need_bindgen=1
-need_vng=0
-[ -x "$VMS_VENV/bin/vng" ] || need_vng=1
-mapfile -t need_py < <(missing_py "${PY_PKGS[@]}")
-# Not a failure if missing (the s390x tests are skipped): not in $todo.
-need_urcu=0
-"$VMS_TOP/scripts/build/fetch-urcu.sh" --cached >/dev/null 2>&1 || need_urcu=1
+need_bindgen=0 need_vng=0 need_py=() need_urcu=0
+if [ "$target" = all ]; then
+	bindgen_ok || need_bindgen=1
+	[ -x "$VMS_VENV/bin/vng" ] || need_vng=1
+	mapfile -t need_py < <(missing_py "${PY_PKGS[@]}")
+	# Not a failure if missing (the s390x tests are skipped): not in $todo.
+	"$VMS_TOP/scripts/build/fetch-urcu.sh" --cached >/dev/null 2>&1 || need_urcu=1
+elif ! [ -x "$VMS_VENV/bin/python" ]; then
+	log "optional for make bench-host: the report's venv in $VMS_VENV (make deps, where PyPI is reachable); without it the raw data is kept for make bench-report elsewhere"
+fi
 
 indent() { sed 's/^/  /'; }
 
