@@ -986,13 +986,22 @@ mod tests {
         // More VMAs than the table has slots, missing round-robin: the table takes some,
         // owner records the rest, and all are stored at their first miss 3 ticks in.
         let n = 160;
-        for i in 1..=n {
-            let a = 0x100_0000 + i * 0x2000;
-            assert_eq!(
-                fill(&idx, a, a + 0x1000, fake(i), 1 << 20, at_t(10)),
-                Fill::Probation { pruned: 0 }
-            );
+        for now in [10, 11, 12] {
+            let before = locks(&idx);
+            for i in 1..=n {
+                let a = 0x100_0000 + i * 0x2000;
+                assert_eq!(
+                    fill(&idx, a, a + 0x1000, fake(i), 1 << 20, at_t(now)),
+                    Fill::Probation { pruned: 0 }
+                );
+            }
+            // Inside the window, a miss waits without the lock wherever its first miss is,
+            // in the table or (its bucket full of others' recent misses) an owner record.
+            if now > 10 {
+                assert_eq!(locks(&idx), before);
+            }
         }
+        assert_eq!(idx.entries(), 0);
         for i in 1..=n {
             let a = 0x100_0000 + i * 0x2000;
             assert!(matches!(
@@ -1004,36 +1013,6 @@ mod tests {
         for i in 1..=n {
             assert_eq!(forget(&idx, fake(i)), 1);
         }
-        assert_eq!(idx.entries(), 0);
-        Ok(())
-    }
-
-    /// A VMA whose first miss went to an owner record (its bucket of the table was full of
-    /// other recent misses) waits out its window as one in the table does: no lock, no walk of
-    /// the hints.
-    #[test]
-    fn a_miss_in_the_window_takes_no_lock() -> Result {
-        let idx = index()?;
-        let at_t = |now| Admission {
-            now: Tick(now),
-            after: 3,
-        };
-        let n = 160;
-        for i in 1..=n {
-            let a = 0x100_0000 + i * 0x2000;
-            fill(&idx, a, a + 0x1000, fake(i), 1 << 20, at_t(10));
-        }
-        let before = locks(&idx);
-        for now in [11, 12] {
-            for i in 1..=n {
-                let a = 0x100_0000 + i * 0x2000;
-                assert_eq!(
-                    fill(&idx, a, a + 0x1000, fake(i), 1 << 20, at_t(now)),
-                    Fill::Probation { pruned: 0 }
-                );
-            }
-        }
-        assert_eq!(locks(&idx), before);
         assert_eq!(idx.entries(), 0);
         Ok(())
     }
