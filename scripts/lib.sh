@@ -214,6 +214,12 @@ series_patches() {
 	done
 }
 
+# The files the series touches, one per line: both sides of every
+# "diff --git a/X b/Y" of its patches (renames give two).
+series_files() {
+	series_patches | xargs -r sed -n 's|^diff --git a/\([^ ]*\) b/\([^ ]*\)$|\1\n\2|p' | sort -u
+}
+
 # The one argument of a script run as SCRIPT perf|debug: sets $flavour.
 # shellcheck disable=SC2034 # for the calling script
 flavour_arg() {

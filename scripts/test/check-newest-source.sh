@@ -42,7 +42,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mapfile -t patches < <(series_patches)
-mapfile -t files < <(sed -n 's|^diff --git a/\([^ ]*\) b/\([^ ]*\)$|\1\n\2|p' "${patches[@]}" | sort -u)
+mapfile -t files < <(series_files)
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards '*usr/src/linux-source-*.tar.xz' 2>/dev/null || true
 tarball=$(find "$tmp/usr/src" -name 'linux-source-*.tar.xz' 2>/dev/null | head -n 1)
 if [ -z "$tarball" ]; then

@@ -26,8 +26,7 @@ tree=$tmp/linux
 
 mapfile -t patches < <(series_patches)
 [ ${#patches[@]} -gt 0 ] || die "no patches in $VMS_TOP/kernel/patches"
-# The files the series touches: "diff --git a/X b/X" (renames: both).
-mapfile -t files < <(sed -n 's|^diff --git a/\([^ ]*\) b/\([^ ]*\)$|\1\n\2|p' "${patches[@]}" | sort -u)
+mapfile -t files < <(series_files)
 
 mkdir -p "$tree"
 for f in "${files[@]}"; do
