@@ -102,23 +102,20 @@ log "series: git am as documented gives the tree the project builds ($(grep -c '
 # Reported, never fatal: does the series apply to the newest 7.x source the
 # archive has (a rebase due before the pinned version leaves it)?
 "$VMS_TOP/scripts/test/check-newest-source.sh"
-# checkpatch.pl --strict, from the kernel tree: an error or a warning fails.
-# A commit id in a Fixes: tag cannot be looked up (Debian's source has no
-# git history); CHECKs are listed, not fatal, until the next rebuild of the
-# kernels fixes the last one (0002's alignment).
+# checkpatch.pl --strict, from the kernel tree: any report fails, CHECKs
+# too. A commit id in a Fixes: tag cannot be looked up (Debian's source has
+# no git history), so that one test is off.
 cp_log=$VMS_TOP/build/checkpatch.log
 : >"$cp_log"
 for p in $(series_patches); do
 	(cd "$src" && perl scripts/checkpatch.pl --strict --terse --no-summary \
 		--ignore UNKNOWN_COMMIT_ID "$p") >>"$cp_log" 2>&1 || true # judged below
 done
-if grep -qE ': (ERROR|WARNING):' "$cp_log"; then
-	grep -E ': (ERROR|WARNING):' "$cp_log" >&2
-	die "checkpatch --strict: errors or warnings in the series (build/checkpatch.log)"
+if grep -qE ': (ERROR|WARNING|CHECK):' "$cp_log"; then
+	sed -n 's|^.*/\(00[0-9]*\)-[^:]*\(:[0-9]*: [A-Z]*:.*\)$|checkpatch: \1\2|p' "$cp_log" >&2
+	die "checkpatch --strict: reports in the series (build/checkpatch.log)"
 fi
-checks=$(grep -c ': CHECK:' "$cp_log" || true)
-[ "$checks" -eq 0 ] || sed -n 's|^.*/\(00[0-9]*\)-[^:]*\(:[0-9]*: CHECK:.*\)$|checkpatch: \1\2|p' "$cp_log" >&2
-log "checkpatch --strict: no error or warning in $(series_patches | wc -l) patches, $checks CHECK(s)"
+log "checkpatch --strict: nothing to report in $(series_patches | wc -l) patches"
 
 kdir=$("$VMS_TOP/scripts/build-kernel.sh" debug)
 mo=$VMS_TOP/build/lint

@@ -59,7 +59,7 @@ commits=$(git -C "$tree" rev-list --count base..HEAD 2>/dev/null || echo 0)
 want=$(for p in "${patches[@]}"; do
 	awk '/^Subject: / { s = $0; f = 1; next }
 		f && /^[ \t]/ { s = s $0; next }
-		f { print s; exit }' "$p" | sed 's/^Subject: \[PATCH [0-9]*\/[0-9]*\] //; s/[ \t]\+/ /g'
+		f { print s; exit }' "$p" | sed 's/^Subject: \[\(RFC \)\{0,1\}PATCH [0-9]*\/[0-9]*\] //; s/[ \t]\+/ /g'
 done)
 got=$(git -C "$tree" log --reverse --format=%s base..HEAD 2>/dev/null)
 if [ "$commits" -eq ${#patches[@]} ] && [ "$got" = "$want" ]; then
