@@ -4,6 +4,9 @@
 # (VMASHADOW_CACHE, default /var/cache/vmashadow), keyed by its inputs.
 #
 #   make test      deps + debug kernel + module + selftests + VM run + splat check
+#   make test-kcsan  the race tests under KCSAN (a third kernel: KCSAN
+#                  excludes KASAN) in shadow and spec; fails on a report in
+#                  the series' or the module's code, lists core's (~N min)
 #   make mutants   mutation proofs: the debug kernel without each check of the
 #                  speculative fault path in turn, and the selftest that must
 #                  fail without it (MUTANTS="range sequence" picks; ~10 min each)
@@ -20,7 +23,7 @@
 #   make deps      install what is missing (Debian 12/13 packages, bindgen, virtme-ng);
 #                  scripts/build/deps.sh --check [--for bench-host] only says
 #                  what is missing (for every target, or make bench-host)
-#   make kernel    build the kernel (FLAVOUR=debug|perf, default debug)
+#   make kernel    build the kernel (FLAVOUR=debug|perf|kcsan, default debug)
 #   make kernel-config  configure the kernel and check its fragments, no build
 #   make kernel-deb     Debian packages of the kernel (bindeb-pkg) in
 #                  build/kernel-deb-FLAVOUR/, for a real test box
@@ -75,7 +78,7 @@ S := scripts
 # The venv of scripts/build/deps.sh (scipy, pandas, matplotlib for the report).
 VMS_VENV := $(or $(VMASHADOW_CACHE),/var/cache/vmashadow)/venv
 
-.PHONY: all help test mutants stress bench bench-coherence bench-compare bench-report bench-host bench-host-test deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
+.PHONY: all help test test-kcsan mutants stress bench bench-coherence bench-compare bench-report bench-host bench-host-test deps kernel kernel-config kernel-deb module selftests vm lint lint-scripts fmt clean check-splats-test bench-report-test
 
 # Plain `make` prints the targets: building starts with one of them.
 all: help
@@ -85,6 +88,9 @@ help:
 
 test:
 	@$(S)/test/test.sh
+
+test-kcsan:
+	@$(S)/test/test-kcsan.sh
 
 mutants: deps
 	@$(S)/test/mutants.sh $(MUTANTS)

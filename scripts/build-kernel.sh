@@ -4,7 +4,7 @@
 # Build the custom kernel of one flavour into the cache and print its build
 # directory.
 #
-#   scripts/build-kernel.sh [--config-only] perf|debug
+#   scripts/build-kernel.sh [--config-only] perf|debug|kcsan
 #
 # The build directory is keyed by a hash of every input (kernel version,
 # patches, config fragments, toolchain versions); a finished build is reused.
@@ -26,7 +26,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-usage() { die "usage: $0 [--config-only] perf|debug"; }
+usage() { die "usage: $0 [--config-only] perf|debug|kcsan"; }
 config_only=0
 if [ "${1:-}" = --config-only ]; then
 	config_only=1
@@ -34,7 +34,7 @@ if [ "${1:-}" = --config-only ]; then
 fi
 flavour=${1:-}
 case "$flavour" in
-perf | debug) ;;
+perf | debug | kcsan) ;;
 *) usage ;;
 esac
 [ $# -eq 1 ] || usage

@@ -81,8 +81,8 @@ auto | on | off) ;;
 *) bad "KVM='$KVM': one of auto (KVM if it really works, else TCG; the default), on (KVM or fail), off (TCG)" ;;
 esac
 case "${FLAVOUR:-debug}" in
-debug | perf) ;;
-*) bad "FLAVOUR='$FLAVOUR': the kernel of make kernel, module, selftests and vm: debug (the default) or perf" ;;
+debug | perf | kcsan) ;;
+*) bad "FLAVOUR='$FLAVOUR': the kernel of make kernel, module, selftests and vm: debug (the default), perf or kcsan" ;;
 esac
 [ -z "${TESTS:-}" ] || words_in TESTS "$TESTS" "$SELFTESTS" \
 	"the selftests to run, some of: $SELFTESTS (default all)"

@@ -220,13 +220,13 @@ series_files() {
 	series_patches | xargs -r sed -n 's|^diff --git a/\([^ ]*\) b/\([^ ]*\)$|\1\n\2|p' | sort -u
 }
 
-# The one argument of a script run as SCRIPT perf|debug: sets $flavour.
+# The one argument of a script run as SCRIPT perf|debug|kcsan: sets $flavour.
 # shellcheck disable=SC2034 # for the calling script
 flavour_arg() {
-	[ $# -eq 1 ] || die "usage: $0 perf|debug"
+	[ $# -eq 1 ] || die "usage: $0 perf|debug|kcsan"
 	case "$1" in
-	perf | debug) flavour=$1 ;;
-	*) die "usage: $0 perf|debug" ;;
+	perf | debug | kcsan) flavour=$1 ;;
+	*) die "usage: $0 perf|debug|kcsan" ;;
 	esac
 }
 
@@ -293,7 +293,7 @@ ksrc_dir() {
 	realpath -e "$KSRC"
 }
 
-# Build directory of one flavour (perf|debug), keyed by everything that goes in.
+# Build directory of one flavour (perf|debug|kcsan), keyed by everything that goes in.
 build_key() {
 	local flavour=$1 extra=()
 	if [ -n "${EXTRA_CONFIG:-}" ]; then

@@ -8,7 +8,7 @@
 #   scripts/vm.sh [options] --shell
 #
 # Options:
-#   --flavour perf|debug   kernel to boot (default debug)
+#   --flavour perf|debug|kcsan  kernel to boot (default debug)
 #   --cpus N               vCPUs (default $CPUS or 2)
 #   --memory SIZE          guest memory (default $MEMORY or 2G)
 #   --timeout SECONDS      kill the guest after this long (default $TIMEOUT or 1800)
@@ -50,7 +50,7 @@ qemu_opts=
 rwdirs=()
 rodirs=()
 
-usage() { die "usage: $0 [--flavour perf|debug] [--cpus N] [--memory SIZE] [--timeout S] [--rwdir DIR] [--rodir DIR] [--console FILE] [--append ARGS] [--icount] [--qemu-opts OPTS] --exec CMD | --shell | --print-accel"; }
+usage() { die "usage: $0 [--flavour perf|debug|kcsan] [--cpus N] [--memory SIZE] [--timeout S] [--rwdir DIR] [--rodir DIR] [--console FILE] [--append ARGS] [--icount] [--qemu-opts OPTS] --exec CMD | --shell | --print-accel"; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -70,7 +70,7 @@ while [ $# -gt 0 ]; do
 	*) usage ;;
 	esac
 done
-case "$flavour" in perf | debug) ;; *) die "--flavour must be perf or debug" ;; esac
+case "$flavour" in perf | debug | kcsan) ;; *) die "--flavour must be perf, debug or kcsan" ;; esac
 [[ "$cpus" =~ ^[1-9][0-9]*$ ]] || die "--cpus must be a positive integer (got '$cpus')"
 [[ "$memory" =~ ^[1-9][0-9]*[MG]$ ]] || die "--memory must look like 2G or 1536M (got '$memory')"
 [[ "$timeout" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds"

@@ -8,14 +8,14 @@
 # the source tree. Prints the path of vmashadow.ko on the first line, of
 # vmashadow_crash.ko on the second, of vmashadow_hooktest.ko on the third.
 #
-#   scripts/build/build-module.sh perf|debug [extra make args...]
+#   scripts/build/build-module.sh perf|debug|kcsan [extra make args...]
 
 . "$(dirname "$0")/../lib.sh"
 
 flavour=${1:-}
 case "$flavour" in
-perf | debug) shift ;;
-*) die "usage: $0 perf|debug [make args...]" ;;
+perf | debug | kcsan) shift ;;
+*) die "usage: $0 perf|debug|kcsan [make args...]" ;;
 esac
 
 kdir=$("$VMS_TOP/scripts/build-kernel.sh" "$flavour")

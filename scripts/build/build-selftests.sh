@@ -10,7 +10,7 @@
 #
 #   VMASHADOW_KO=/path/to/vmashadow.ko ./run_kselftest.sh [-t vmashadow:module_test]
 #
-#   scripts/build/build-selftests.sh perf|debug
+#   scripts/build/build-selftests.sh perf|debug|kcsan
 
 . "$(dirname "$0")/../lib.sh"
 

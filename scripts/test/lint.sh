@@ -61,6 +61,11 @@ lint_scripts() {
 	"$VMS_TOP/scripts/test/check-modes.sh" >/dev/null || die "the modes' lists, or NR_COUNTERS, disagree (scripts/test/check-modes.sh)"
 	tap test-check-modes.sh check-modes "check-modes.sh's tests"
 	log "one list of modes: rust/mode.rs and selftests/vmashadow.h match scripts/modes; NR_COUNTERS is one number"
+	python3 "$VMS_TOP/scripts/test/kcsan-reports.py" --self-test >"$VMS_TOP/build/kcsan-reports-tap.log" 2>&1 || {
+		grep -v '^ok ' "$VMS_TOP/build/kcsan-reports-tap.log" >&2
+		die "kcsan-reports.py's self-test failed (build/kcsan-reports-tap.log)"
+	}
+	log "make test-kcsan's report classifier: its self-test passes"
 }
 
 # tap SCRIPT NAME WHAT: the TAP tests of scripts/test/SCRIPT, their output

@@ -18,7 +18,8 @@
 # selftests until 85% (a stressor or test not started by then is listed
 # as not reached), trinity the last 15% as an operation count. Each boot
 # checks kmemleak (no new leak after the runs and the rmmod) and its
-# kernel log for splats (scripts/test/check-splats.sh).
+# kernel log for splats (scripts/test/check-splats.sh). Then make
+# test-kcsan (scripts/test/test-kcsan.sh), outside DURATION.
 #
 # Results in results/stress/latest/: summary.txt (a tool x mode table of
 # passed/failed/skipped, the comparison with stock, every failure and
@@ -89,4 +90,7 @@ fail=0
 python3 "$VMS_TOP/scripts/report/stress-summary.py" "$res" >"$res/summary.txt" || fail=1
 cat "$res/summary.txt"
 log "make stress: $(($(date +%s) - t_all))s of guest time (DURATION=${DURATION:-30m}), results in $res"
+# Then the race tests under KCSAN, a kernel of their own (make test-kcsan),
+# outside DURATION.
+"$VMS_TOP/scripts/test/test-kcsan.sh" || fail=1
 exit "$fail"
