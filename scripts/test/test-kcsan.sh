@@ -87,6 +87,7 @@ touch "$res/tap.log"
 {
 	echo "vmashadow make test-kcsan, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "kernel: $flavour $(basename "$(build_dir "$flavour")"), programs: ${programs[*]} $filter"
+	echo "git: $(git -C "$VMS_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	[ -s "$res/splats.txt" ] && { echo "splats:"; cat "$res/splats.txt"; }
 	python3 "$VMS_TOP/scripts/report/summarize.py" "$res/run-tap.log" "$res/tap.log" || true
 } >"$res/summary.txt"
