@@ -10,6 +10,8 @@
 #   tap.log     the programs' TAP, one "ok/not ok N PROGRAM" line each after
 #               its own output
 #   dmesg.log   the whole kernel log (the KCSAN reports are in it)
+#   kcsan-stats.txt  KCSAN's counters after the programs (watchpoints set,
+#               races seen)
 #   guest-rc    0 if every program passed and the module loaded and unloaded
 #
 #   guest-kcsan.sh RESULTS KO SELFTESTS "FILTER" PROGRAM...
@@ -19,6 +21,7 @@ set -uo pipefail
 results=$1 ko=$2 tests=$3 filter=$4
 shift 4
 
+SKIP_WATCH=400
 rc=0
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 finish() {
@@ -28,6 +31,12 @@ finish() {
 }
 trap finish EXIT
 echo "vmashadow-guest: $(uname -r), $(nproc) CPUs, KCSAN $(head -n 1 /sys/kernel/debug/kcsan 2>/dev/null || echo '?')" >&2
+
+# Watch one access in SKIP_WATCH rather than KCSAN's default 4,000: ten
+# times the chance to catch a race in a run of about a minute.
+skip=/sys/module/kcsan/parameters/skip_watch
+echo "$SKIP_WATCH" >"$skip" || { echo "vmashadow-guest: cannot set $skip" >&2; rc=1; exit; }
+echo "vmashadow-guest: KCSAN skip_watch $(cat "$skip")" >&2
 
 export VMASHADOW_KO=$ko
 insmod "$ko" || { echo "vmashadow-guest: insmod $ko failed" >&2; rc=1; exit; }
@@ -51,6 +60,8 @@ n=0
 	done
 } 2>&1 | tee "$results/tap.log"
 grep -q '^not ok ' "$results/tap.log" && rc=1
+# KCSAN's own counters: how many watchpoints it set, how many races it saw.
+cat /sys/kernel/debug/kcsan >"$results/kcsan-stats.txt" 2>&1
 if [ -d /sys/module/vmashadow ]; then
 	rmmod vmashadow || { echo "vmashadow-guest: final rmmod failed" >&2; rc=1; }
 fi
