@@ -220,6 +220,25 @@ series_files() {
 	series_patches | xargs -r sed -n 's|^diff --git a/\([^ ]*\) b/\([^ ]*\)$|\1\n\2|p' | sort -u
 }
 
+# The C functions the series adds or changes, one per line: the function
+# of each hunk of a C file, and each function a hunk defines (make
+# test-kcsan judges KCSAN's reports by them).
+series_functions() {
+	# shellcheck disable=SC2016 # awk's program: its $0 is awk's
+	series_patches | xargs awk '
+	/^diff --git / { c = ($3 ~ /\.[ch]$/); next }
+	!c { next }
+	/^@@ / {
+		s = $0; sub(/^@@[^@]*@@ ?/, "", s)
+		if (match(s, /[A-Za-z_][A-Za-z0-9_]*\(/)) print substr(s, RSTART, RLENGTH - 1)
+		next
+	}
+	/^\+[A-Za-z_]/ && !/;[ \t]*$/ && !/^\+\+\+/ {
+		s = substr($0, 2)
+		if (match(s, /[A-Za-z_][A-Za-z0-9_]*\(/)) print substr(s, RSTART, RLENGTH - 1)
+	}' | sort -u
+}
+
 # The one argument of a script run as SCRIPT perf|debug|kcsan: sets $flavour.
 # shellcheck disable=SC2034 # for the calling script
 flavour_arg() {

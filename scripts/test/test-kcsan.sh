@@ -41,21 +41,7 @@ tests=$(step "selftests" "$VMS_TOP/scripts/build/build-selftests.sh" "$flavour")
 mkdir -p "$res"
 ln -sfn "$(basename "$res")" "$latest"
 
-# The C functions the series adds or changes: the function of each hunk of
-# a C file, and each function a hunk defines.
-# shellcheck disable=SC2016 # awk's program: its $0 is awk's
-series_patches | xargs awk '
-/^diff --git / { c = ($3 ~ /\.[ch]$/); next }
-!c { next }
-/^@@ / {
-	s = $0; sub(/^@@[^@]*@@ ?/, "", s)
-	if (match(s, /[A-Za-z_][A-Za-z0-9_]*\(/)) print substr(s, RSTART, RLENGTH - 1)
-	next
-}
-/^\+[A-Za-z_]/ && !/;[ \t]*$/ && !/^\+\+\+/ {
-	s = substr($0, 2)
-	if (match(s, /[A-Za-z_][A-Za-z0-9_]*\(/)) print substr(s, RSTART, RLENGTH - 1)
-}' | sort -u >"$res/series-functions.txt"
+series_functions >"$res/series-functions.txt"
 
 t0=$(date +%s)
 "$VMS_TOP/scripts/vm.sh" --flavour "$flavour" --timeout "${TIMEOUT:-3600}" \
