@@ -10,14 +10,22 @@
  *
  *   range check         stale_range_after_split (fails without it)
  *   PTE none under lock same_page_faults_keep_every_write (fails without it)
- *   sequence check      readonly_after_mprotect_returns (fails without it)
+ *   PTE same under lock same_page_cow_keeps_every_write (fails without it)
+ *   sequence check      readonly_after_mprotect_returns (fails without it),
+ *                       readonly_after_mprotect_returns_cow (the same check
+ *                       for a copy-on-write of the zero page)
  *   attached check      nothing_left_after_munmap (fails without it)
+ *
+ * and fork's write-protect has fork_child_never_sees_later_writes, the
+ * property the 6.4 fork corruption broke, with the parent's copy-on-write
+ * faults speculative.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "kselftest_harness.h"
@@ -196,6 +204,7 @@ TEST_F(spec, stale_range_after_split)
 
 struct same {
 	char *w;		/* page 0, then SAME_PAGES pages the threads share */
+	bool cow;		/* the pages map the zero page when a round starts */
 	pthread_barrier_t start, done;
 	atomic_bool stop;	/* read after the start barrier */
 	long lost;
@@ -229,22 +238,29 @@ static void *same_page_writer(void *arg)
 }
 
 /*
- * Two faults on one none PTE both pass the lockless look; only the second
- * look, under the PTE lock, keeps the later one from replacing the page the
- * earlier one mapped (and a thread's write with it).
+ * Threads write their own word of the same pages at once, every round
+ * after the main thread zapped them (and, with @cow, read them: each then
+ * maps the zero page, and the writes are copy-on-write faults). No write
+ * may be lost. Returns the PTE fallbacks counted meanwhile.
  */
-TEST_F_TIMEOUT(spec, same_page_faults_keep_every_write, 120)
+static long long same_page_rounds(struct __test_metadata *_metadata,
+				  bool cow)
 {
-	struct same s = { .w = map_region(1 + SAME_PAGES) };
+	struct same s = { .w = map_region(1 + SAME_PAGES), .cow = cow };
 	struct same_arg a[SAME_THREADS];
 	pthread_t t[SAME_THREADS];
 	double end = now() + SAME_SECONDS;
 	long long pte0;
 	long r;
 
-	ASSERT_NE(NULL, s.w);
+	if (!s.w) {
+		ASSERT_NE(NULL, s.w);
+		return 0;
+	}
 	/* Page 0 gives the region its anon_vma and index entry. */
 	s.w[0] = 1;
+	for (int i = 0; cow && i < SAME_PAGES; i++)
+		ASSERT_EQ(0, *(volatile long *)(s.w + (1 + i) * page_size));
 	ASSERT_EQ(0, pthread_barrier_init(&s.start, NULL, SAME_THREADS + 1));
 	ASSERT_EQ(0, pthread_barrier_init(&s.done, NULL, SAME_THREADS + 1));
 	pte0 = spec_count("fallback_pte");
@@ -268,18 +284,47 @@ TEST_F_TIMEOUT(spec, same_page_faults_keep_every_write, 120)
 			}
 		ASSERT_EQ(0, madvise(s.w + page_size, SAME_PAGES * page_size,
 				     MADV_DONTNEED));
+		for (int i = 0; cow && i < SAME_PAGES; i++)
+			ASSERT_EQ(0, *(volatile long *)(s.w + (1 + i) * page_size));
 		pthread_barrier_wait(&s.done);
 	}
 	atomic_store(&s.stop, true);
 	pthread_barrier_wait(&s.start);
 	for (int i = 0; i < SAME_THREADS; i++)
 		pthread_join(t[i], NULL);
-	TH_LOG("%ld rounds: %ld writes lost%s%s; %lld faults found the PTE mapped by another",
-	       r - 1, s.lost, s.lost ? ", first: " : "", s.what,
-	       spec_count("fallback_pte") - pte0);
+	pte0 = spec_count("fallback_pte") - pte0;
+	TH_LOG("%ld rounds%s: %ld writes lost%s%s; %lld faults found the PTE changed by another",
+	       r - 1, cow ? " of copy-on-write faults" : "", s.lost,
+	       s.lost ? ", first: " : "", s.what, pte0);
 	EXPECT_EQ(0, s.lost);
-	EXPECT_SPECULATED();
 	munmap(s.w - page_size, WINDOW);
+	return pte0;
+}
+
+/*
+ * Two faults on one none PTE both pass the lockless look; only the second
+ * look, under the PTE lock, keeps the later one from replacing the page the
+ * earlier one mapped (and a thread's write with it).
+ */
+TEST_F_TIMEOUT(spec, same_page_faults_keep_every_write, 120)
+{
+	same_page_rounds(_metadata, false);
+	EXPECT_SPECULATED();
+}
+
+/*
+ * The same with every page first mapping the zero page: two copy-on-write
+ * faults on one PTE both copy it, and only the check that the PTE is still
+ * the zero page's, under the PTE lock, keeps the later one from replacing
+ * the first one's copy. In spec some faults must have met it.
+ */
+TEST_F_TIMEOUT(spec, same_page_cow_keeps_every_write, 120)
+{
+	long long met = same_page_rounds(_metadata, true);
+
+	if (variant->mode == VMS_SPEC)
+		EXPECT_GT(met, 0);
+	EXPECT_SPECULATED();
 }
 
 /*
@@ -297,6 +342,7 @@ TEST_F_TIMEOUT(spec, same_page_faults_keep_every_write, 120)
 
 struct ro {
 	char *region;
+	bool cow;		/* read each page before writing it: zero page */
 	atomic_long epoch;	/* odd: read-only, and mprotect() has returned */
 	atomic_long ro_tries;	/* the faulter's writes begun in a read-only epoch */
 	atomic_long faults;	/* its successful writes to a fresh page */
@@ -341,6 +387,11 @@ static void *ro_faulter(void *arg)
 		bool wrote;
 
 		atomic_store(&r->cur, i);
+		if (r->cow) {
+			long z;
+
+			vms_access(r->region + i * page_size, VMS_READ, &z, &code);
+		}
 		wrote = !vms_access(r->region + i * page_size, VMS_WRITE, &v, &code);
 		if (e & 1) {
 			atomic_fetch_add(&r->ro_tries, 1);
@@ -378,9 +429,11 @@ static void spin_us(long us)
  * wrote a fresh page, plus up to RO_JITTER_US), so as not to meet it in
  * the same phase each time.
  */
-TEST_F_TIMEOUT(spec, readonly_after_mprotect_returns, 120)
+static void readonly_flips(struct __test_metadata *_metadata,
+			   const FIXTURE_VARIANT(spec) *variant,
+			   FIXTURE_DATA(spec) *self, bool cow)
 {
-	struct ro r = { .region = map_region(RO_PAGES) };
+	struct ro r = { .region = map_region(RO_PAGES), .cow = cow };
 	size_t len = RO_PAGES * page_size;
 	pthread_t t;
 	long flips = 0, probed = 0;
@@ -441,6 +494,21 @@ TEST_F_TIMEOUT(spec, readonly_after_mprotect_returns, 120)
 	if (variant->mode == VMS_SPEC)
 		EXPECT_GT(race, 0);
 	munmap(r.region - page_size, WINDOW);
+}
+
+TEST_F_TIMEOUT(spec, readonly_after_mprotect_returns, 120)
+{
+	readonly_flips(_metadata, variant, self, false);
+}
+
+/*
+ * The same when the faulter reads each page before it writes it: the write
+ * is a copy-on-write fault of the zero page, which the sequence check must
+ * stop as it stops a fault at a none PTE.
+ */
+TEST_F_TIMEOUT(spec, readonly_after_mprotect_returns_cow, 120)
+{
+	readonly_flips(_metadata, variant, self, true);
 }
 
 /* Faulters writing a region that is unmapped and mapped again under them. */
@@ -525,6 +593,126 @@ TEST_F_TIMEOUT(spec, nothing_left_after_munmap, 120)
 	EXPECT_EQ(0, stale);
 	EXPECT_SPECULATED();
 	munmap(u.region - page_size, WINDOW);
+}
+
+/* A writer that keeps writing while the main thread forks. */
+#define CF_PAGES	64
+#define CF_FORKS	40
+/* The parent's copy-on-write writes each child lives through, at least. */
+#define CF_COW_WRITES	(4 * CF_PAGES)
+
+struct cf {
+	char *region;
+	atomic_long started;	/* the value being written, stored first */
+	atomic_long writes;
+	atomic_bool stop;
+};
+
+static void *cf_writer(void *arg)
+{
+	struct cf *c = arg;
+
+	for (long v = 1; !atomic_load(&c->stop); v++) {
+		atomic_store(&c->started, v);
+		*(volatile long *)(c->region + (v % CF_PAGES) * page_size) = v;
+		atomic_fetch_add(&c->writes, 1);
+	}
+	return NULL;
+}
+
+/*
+ * The child: told S, the value the writer had started when fork() returned
+ * in the parent, and told to check once the parent has written on, it
+ * finds no value above S (a parent's write after fork()), then writes
+ * its own (negative) values, which the parent must never see. Exit
+ * status: 0, or 1 with the first wrong page in *@bad.
+ */
+static int cf_child(struct cf *c, int rd, long *bad)
+{
+	long snap, go;
+
+	if (read(rd, &snap, sizeof(snap)) != sizeof(snap) ||
+	    read(rd, &go, sizeof(go)) != sizeof(go))
+		return 2;
+	for (long i = 0; i < CF_PAGES; i++) {
+		long v = *(volatile long *)(c->region + i * page_size);
+
+		if (v > snap) {
+			bad[0] = i;
+			bad[1] = v;
+			bad[2] = snap;
+			return 1;
+		}
+	}
+	for (long i = 0; i < CF_PAGES; i++)
+		*(volatile long *)(c->region + i * page_size) = -1 - i;
+	return 0;
+}
+
+/*
+ * fork() write-protects the parent's anonymous PTEs under its write lock;
+ * every page the writer thread then writes is a copy-on-write fault of a
+ * page the child shares (speculative in spec). After fork() returns, the
+ * child must never see a value the parent writes later, nor the parent a
+ * value the child writes: the property the 6.4 fork corruption (a per-VMA
+ * lock fault racing fork's copy) broke. The child lives until the parent
+ * has made CF_COW_WRITES writes, so its pages stay shared and the
+ * parent's faults are copies, not reuses.
+ */
+TEST_F_TIMEOUT(spec, fork_child_never_sees_later_writes, 180)
+{
+	struct cf c = { .region = map_region(CF_PAGES) };
+	long *bad = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long wrong = 0, childs_seen = 0;
+	pthread_t t;
+
+	ASSERT_NE(NULL, c.region);
+	ASSERT_NE(MAP_FAILED, bad);
+	/* Present, and 0: no value above what the writer has started. */
+	for (long i = 0; i < CF_PAGES; i++)
+		*(volatile long *)(c.region + i * page_size) = 0;
+	ASSERT_EQ(0, pthread_create(&t, NULL, cf_writer, &c));
+	for (int f = 0; f < CF_FORKS; f++) {
+		int pipefd[2], status;
+		long snap, w;
+		pid_t pid;
+
+		ASSERT_EQ(0, pipe(pipefd));
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			close(pipefd[1]);
+			_exit(cf_child(&c, pipefd[0], bad));
+		}
+		snap = atomic_load(&c.started);
+		close(pipefd[0]);
+		ASSERT_EQ(sizeof(snap), write(pipefd[1], &snap, sizeof(snap)));
+		w = atomic_load(&c.writes);
+		for (double give_up = now() + 5;
+		     atomic_load(&c.writes) - w < CF_COW_WRITES && now() < give_up;)
+			sched_yield();
+		ASSERT_EQ(sizeof(w), write(pipefd[1], &w, sizeof(w)));
+		close(pipefd[1]);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_NE(2, WEXITSTATUS(status));
+		if (WEXITSTATUS(status) == 1 && !wrong++)
+			TH_LOG("fork %d: child read %ld at page %ld, written after fork() returned (%ld)",
+			       f, bad[1], bad[0], bad[2]);
+		for (long i = 0; i < CF_PAGES; i++)
+			if (*(volatile long *)(c.region + i * page_size) < 0)
+				childs_seen++;
+	}
+	atomic_store(&c.stop, true);
+	pthread_join(t, NULL);
+	TH_LOG("%d forks, %ld writes by the parent: %ld children saw a later write, the parent saw %ld of the children's",
+	       CF_FORKS, atomic_load(&c.writes), wrong, childs_seen);
+	EXPECT_EQ(0, wrong);
+	EXPECT_EQ(0, childs_seen);
+	EXPECT_SPECULATED();
+	munmap(bad, page_size);
+	munmap(c.region - page_size, WINDOW);
 }
 
 TEST_HARNESS_MAIN

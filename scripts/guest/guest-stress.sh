@@ -344,12 +344,29 @@ part_stress_ng() {
 }
 
 # ---------------------------------------------------------------- trinity
-# The vm group as nobody, bounded by operations. No fd providers but the
-# test files and memfds: the socket cache (trinity 1.9 segfaults building
-# it in this guest) and perf/drm/pseudo files are turned off.
+# The vm group as nobody, bounded by operations, in shadow and in spec. No
+# fd providers but the test files and memfds: the socket cache (trinity 1.9
+# segfaults building it in this guest) and perf/drm/pseudo files are turned
+# off.
+# The slice gives each mode its 600 operations; the full plan splits its
+# share of the time between them.
 part_trinity() {
-	local mode=shadow ops=$trin_ops t0 out st work done_ops detail
-	[[ " $modes " == *" shadow "* ]] || { say "trinity runs in shadow only: not in --modes"; return; }
+	local m ms=()
+	for m in shadow spec; do
+		[[ " $modes " == *" $m "* ]] && ms+=("$m")
+	done
+	[ ${#ms[@]} -gt 0 ] || { say "trinity runs in shadow and spec: neither in --modes"; return; }
+	for m in "${ms[@]}"; do
+		if [ "$plan" = slice ]; then
+			trinity_one "$m" "$trin_ops"
+		else
+			trinity_one "$m" $((trin_ops / ${#ms[@]}))
+		fi
+	done
+}
+
+trinity_one() {
+	local mode=$1 ops=$2 t0 out st work done_ops detail
 	command -v trinity >/dev/null || { record trinity "$mode" vm failed 0 "trinity not installed on the host (scripts/build/deps.sh)"; return; }
 	out=$results/logs/trinity/$mode/vm.log
 	mkdir -p "$(dirname "$out")"
@@ -445,7 +462,7 @@ fi_one() {
 
 part_failinject() {
 	local point
-	[[ " $modes " == *" shadow "* ]] || { say "failinject runs in shadow only: not in --modes"; return; }
+	[[ " $modes " == *" shadow "* ]] || { say "failinject runs in shadow (and spec): shadow not in --modes"; return; }
 	for point in failslab fail_page_alloc; do
 		fi_nomem=0
 		if [ ! -d "$dbg/$point" ]; then
@@ -460,7 +477,30 @@ part_failinject() {
 		# rarely allocated on the index's path (partial slabs serve it),
 		# so fail_page_alloc may reach it or not: reported, not required.
 		fi_one_nomem "$point"
+		[[ " $modes " == *" spec "* ]] || continue
+		# spec: the same race tests; under fail_page_alloc the
+		# speculative folio allocation (GFP_NOWAIT-like: no direct
+		# reclaim) must fail some of the time, and each such fault then
+		# take the locked path (race_test checks every access).
+		spec_nomem=$(vmstat_of fault_spec_fallback_nomem)
+		fi_one "$point" spec || true
+		fi_spec_nomem "$point" $(($(vmstat_of fault_spec_fallback_nomem) - spec_nomem))
 	done
+}
+
+vmstat_of() {
+	awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' /proc/vmstat
+}
+
+fi_spec_nomem() {
+	local name=${1}_spec_nomem n=$2
+	if [ "$n" -gt 0 ]; then
+		record failinject spec "$name" passed 0 "the speculative path's folio allocation failed $n times (fault_spec_fallback_nomem); each fault fell back to the locked path and was served"
+	elif [ "$1" = fail_page_alloc ]; then
+		record failinject spec "$name" failed 0 "fail_page_alloc never failed a speculative folio allocation (fault_spec_fallback_nomem unchanged): the injection did not reach the speculative path"
+	else
+		record failinject spec "$name" skipped 0 "failslab does not fail page allocations: the speculative path's folio allocation was never failed (reported, not required)"
+	fi
 }
 
 fi_one_nomem() {

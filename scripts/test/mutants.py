@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 """The speculative fault path's checks, each removed in turn (mutation proofs).
 
-Each mutant removes one check of patch 0011 from the kernel source with one
-exact textual edit (a file, an old text that must occur exactly once, its
-replacement) and names the selftest that must fail without it
-(docs/spec.md, "Mutation proofs"). scripts/test/mutants.sh builds each mutant
-kernel and runs the test.
+Each mutant removes one check of patches 0011 and 0014 from the kernel
+source with one exact textual edit (a file, an old text that must occur
+exactly once, its replacement) and names the selftests that must fail
+without it, and only they (docs/spec.md, "Mutation proofs").
+scripts/test/mutants.sh builds each mutant kernel and runs the tests.
 
-  mutants.py list                      NAME FILE TEST per line
+  mutants.py list                      NAME FILE BINARY:TEST[,TEST...] FLAVOUR per line
+                                       (BINARY test-kcsan: make test-kcsan must
+                                       report a race in the function TEST)
   mutants.py apply NAME SRC OUT        write the mutated FILE of SRC to OUT
 """
 import sys
@@ -24,11 +26,19 @@ MUTANTS = [
     },
     {
         "name": "pte-recheck",
-        "what": "the PTE-none check under the PTE lock",
+        "what": "the PTE recheck under the PTE lock, for a fault at a none PTE",
         "file": "mm/memory.c",
-        "old": "\tif (!pte_none(ptep_get(ptep))) {\n\t\tret = FAULT_SPEC_FALLBACK_PTE;\n\t\tgoto unlock;\n\t}\n",
-        "new": "\t/* MUTANT: no PTE recheck */\n",
+        "old": "\tif (!pte_same(ptep_get(ptep), orig)) {\n",
+        "new": "\tif (!pte_none(orig) && !pte_same(ptep_get(ptep), orig)) { /* MUTANT */\n",
         "test": "spec_test:spec.spec.same_page_faults_keep_every_write",
+    },
+    {
+        "name": "pte-recheck-cow",
+        "what": "the PTE recheck under the PTE lock, for a copy-on-write fault",
+        "file": "mm/memory.c",
+        "old": "\tif (!pte_same(ptep_get(ptep), orig)) {\n",
+        "new": "\tif (pte_none(orig) && !pte_same(ptep_get(ptep), orig)) { /* MUTANT */\n",
+        "test": "spec_test:spec.spec.same_page_cow_keeps_every_write",
     },
     {
         "name": "sequence",
@@ -36,7 +46,23 @@ MUTANTS = [
         "file": "mm/memory.c",
         "old": "\treturn !mmap_lock_speculate_retry(mm, seq);",
         "new": "\treturn true; /* MUTANT: no sequence check */",
-        "test": "spec_test:spec.spec.readonly_after_mprotect_returns",
+        "test": "spec_test:spec.spec.readonly_after_mprotect_returns,"
+                "spec.spec.readonly_after_mprotect_returns_cow",
+    },
+    {
+        # The positive control of make test-kcsan: a data race on the
+        # mm, in the speculative path, between the faults of two threads.
+        # Without barrier() the compiler would fold the loop into one
+        # add, and KCSAN would have one access a fault to watch.
+        "name": "kcsan-control",
+        "what": "a data race in the speculative path (make test-kcsan's positive control)",
+        "file": "mm/memory.c",
+        "old": "\tRCU_LOCKDEP_WARN(!rcu_read_lock_held(), \"speculative fault outside RCU\");\n",
+        "new": "\tRCU_LOCKDEP_WARN(!rcu_read_lock_held(), \"speculative fault outside RCU\");\n"
+               "\tfor (int i = 0; i < 32; i++) { /* MUTANT: a data race */\n"
+               "\t\tmm->hiwater_vm++;\n\t\tbarrier();\n\t\tmm->hiwater_vm--;\n\t\tbarrier();\n\t}\n",
+        "test": "test-kcsan:fault_vma_speculate",
+        "flavour": "kcsan",
     },
     {
         "name": "attached",
@@ -59,7 +85,7 @@ def find(name):
 def main(argv):
     if len(argv) == 2 and argv[1] == "list":
         for m in MUTANTS:
-            print(m["name"], m["file"], m["test"])
+            print(m["name"], m["file"], m["test"], m.get("flavour", "debug"))
         return 0
     if len(argv) == 5 and argv[1] == "apply":
         m = find(argv[2])

@@ -69,7 +69,7 @@ boot() {
 }
 
 # Fault injection first: what it takes comes off the suites boot.
-boot failinject 3600 --plan full --parts failinject --modes stock,shadow
+boot failinject 3600 --plan full --parts failinject --modes stock,shadow,spec
 left=$((total - ($(date +%s) - t_all)))
 min=$((total / 2))
 if [ "$left" -lt "$min" ]; then
