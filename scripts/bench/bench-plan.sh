@@ -13,7 +13,7 @@
 # warm-up, the mode switch, the module's stats; 2.3 s once with another
 # guest on the host); a boot 10-20 s beyond its runs (boot to the first run
 # 5-15 s, rmmod and dmesg). The path boot (one vCPU, -icount) runs three
-# processes per mode and VMA count: the four cases (1.7-3.1 s of wall time),
+# processes per mode and VMA count: the six cases (about 2-3.5 s of wall time),
 # then young and split (a 50 ms window each, ~0.6 s); each maps and unmaps
 # the K other VMAs again, ~20 s with 65536 (2026-12-06: 14 of 54 such
 # triples of PATH_VMAS="1 4096 65536" in 13 minutes). An ETA, not a promise:

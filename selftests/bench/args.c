@@ -37,6 +37,8 @@ const char *const case_names[] = {
 	[PC_KERNEL] = "kernel",
 	[PC_NEWVMA] = "newvma",
 	[PC_CHURN] = "churn",
+	[PC_COW] = "cow",
+	[PC_ZEROWP] = "zerowp",
 	[PC_ALL] = "all",
 	[PC_PROCS] = "procs",
 	[PC_YOUNG] = "young",
@@ -80,8 +82,10 @@ static void usage(FILE *f)
 		"  --vmas      churn, path: first map and fault K one-page VMAs,\n"
 		"              0..%ld (default 0; churn's variant is then vmasK; K\n"
 		"              above ~32000 needs a higher vm.max_map_count)\n"
-		"  --case      path: user | kernel | newvma | churn | all (default:\n"
-		"              the four) | procs (fork, 16 faults, exit; --pages\n"
+		"  --case      path: user | kernel | newvma | churn | cow (writes\n"
+		"              to pages a forked child shares) | zerowp (writes to\n"
+		"              pages a read mapped to the zero page) | all (default:\n"
+		"              the six) | procs (fork, 16 faults, exit; --pages\n"
 		"              processes a round, default 16) | young (a fresh\n"
 		"              region's first %d ms, no --settle: as user, rounds\n"
 		"              until then, each reported) | split (with --settle:\n"

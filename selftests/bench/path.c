@@ -220,16 +220,69 @@ static void path_region_unmap(char *region, long np)
 	munmap(region - page_size, (np + 2) * page_size);
 }
 
+/* The untimed step before each round of path user, kernel, cow, zerowp. */
+enum path_prep { PREP_NONE, PREP_FORK, PREP_READ };
+
+/*
+ * The untimed step of a round of cow (a child that shares the region
+ * until its gate, *@gate, is closed) or zerowp. Returns the child, 0, or
+ * -1 on failure.
+ */
+static pid_t path_prepare(struct path_sum *ps, char *region, long np,
+			  enum path_prep prep, int *gate)
+{
+	struct worker w = { .region = region };
+	int fds[2];
+	pid_t child;
+
+	if (prep == PREP_READ) {
+		for (long i = 0; i < np; i++)
+			(void)*(volatile long *)(region + i * page_size);
+		return 0;
+	}
+	if (prep == PREP_NONE)
+		return 0;
+	touch_pages(&w, np);
+	if (pipe(fds)) {
+		path_fail(ps, "pipe()");
+		return -1;
+	}
+	child = fork();
+	if (child < 0) {
+		path_fail(ps, "fork()");
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (child == 0) {
+		char byte;
+
+		/* Share the pages until the parent closes the gate. */
+		close(fds[1]);
+		_exit(read(fds[0], &byte, 1) < 0);
+	}
+	close(fds[0]);
+	*gate = fds[1];
+	return child;
+}
+
 /*
  * user: write one byte per page of a private region (the faults), then the
  * same loop over the now present pages (no faults: the loop's own cost,
  * subtracted), then zap with MADV_DONTNEED, untimed.
  * kernel: the same with pread() into the region: copy_to_user() faults.
+ * cow and zerowp: write-protection faults, the same two timed passes as
+ * user after an untimed step each round. cow: every page is written
+ * (present, the process's own) and a child is forked that shares them
+ * until the round ends: each write of the faulting pass copies a page, as
+ * after fork(). zerowp: every page is read: each write copies the zero
+ * page.
  * With --settle, the warm-up round is followed by a sleep and a second
  * warm-up round: the region's VMA then has missed twice, the admission
  * window apart, as a hot VMA of a long-running process has.
  */
-static int path_user_kernel(struct path_sum *ps, bool kernel)
+static int path_user_kernel(struct path_sum *ps, bool kernel,
+			    enum path_prep prep)
 {
 	long np = cfg.pages;
 	size_t len = np * page_size;
@@ -248,6 +301,8 @@ static int path_user_kernel(struct path_sum *ps, bool kernel)
 	}
 	for (long r = cfg.settle_ms ? -1 : 0; r <= cfg.rounds; r++) {
 		uint64_t c, b, f;
+		int gate = -1, err;
+		pid_t child;
 
 		if (r == 0 && cfg.settle_ms)
 			sleep_seconds((double)cfg.settle_ms / 1000);
@@ -255,7 +310,15 @@ static int path_user_kernel(struct path_sum *ps, bool kernel)
 			path_fail(ps, "madvise(MADV_DONTNEED)");
 			goto out;
 		}
-		if (path_passes(ps, region, np, kernel, &c, &b, &f))
+		child = path_prepare(ps, region, np, prep, &gate);
+		if (child < 0)
+			goto out;
+		err = path_passes(ps, region, np, kernel, &c, &b, &f);
+		if (child > 0) {
+			close(gate);
+			waitpid(child, NULL, 0);
+		}
+		if (err)
 			goto out;
 		path_round(ps, r > 0, c, b, f, np);
 	}
@@ -583,10 +646,10 @@ static int path_case(enum path_case pc)
 
 	switch (pc) {
 	case PC_USER:
-		err = path_user_kernel(&ps, false);
+		err = path_user_kernel(&ps, false, PREP_NONE);
 		break;
 	case PC_KERNEL:
-		err = path_user_kernel(&ps, true);
+		err = path_user_kernel(&ps, true, PREP_NONE);
 		break;
 	case PC_NEWVMA:
 		err = path_newvma(&ps);
@@ -599,6 +662,12 @@ static int path_case(enum path_case pc)
 		break;
 	case PC_SPLIT:
 		err = path_split(&ps);
+		break;
+	case PC_COW:
+		err = path_user_kernel(&ps, false, PREP_FORK);
+		break;
+	case PC_ZEROWP:
+		err = path_user_kernel(&ps, false, PREP_READ);
 		break;
 	default:
 		err = path_churn(&ps);
