@@ -10,7 +10,7 @@ use kernel::{
 };
 
 /// The outcomes of speculative faults, in the stats file's order: done, then the fallbacks.
-pub(crate) const SPEC_NAMES: [&str; 7] = [
+pub(crate) const SPEC_NAMES: [&str; 8] = [
     "spec_done",
     "spec_fallback_vma",
     "spec_fallback_table",
@@ -18,6 +18,7 @@ pub(crate) const SPEC_NAMES: [&str; 7] = [
     "spec_fallback_nomem",
     "spec_fallback_race",
     "spec_fallback_locked",
+    "spec_fallback_file",
 ];
 
 /// Hit, miss, then the [`SPEC_NAMES`] counts.
@@ -38,6 +39,7 @@ fn read() -> Result<[u64; N]> {
         e.spec_nomem,
         e.spec_race,
         e.spec_locked,
+        e.spec_file,
     ])
 }
 
