@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 """The speculative fault path's checks, each removed in turn (mutation proofs).
 
-Each mutant removes one check of patches 0011 and 0014 from the kernel
-source with one exact textual edit (a file, an old text that must occur
-exactly once, its replacement) and names the selftests that must fail
-without it, and only they (docs/spec.md, "Mutation proofs").
+Each mutant removes one check of patches 0011, 0014, 0016 and 0017 from
+the kernel source with exact textual edits in one file (an old text that
+must occur exactly once, its replacement; "edits" when a check is made in
+two places) and names the selftests that must fail without it
+(docs/spec.md, "Mutation proofs").
 scripts/test/mutants.sh builds each mutant kernel and runs the tests.
 
   mutants.py list                      NAME FILE BINARY:TEST[,TEST...] FLAVOUR per line
@@ -72,6 +73,31 @@ MUTANTS = [
         "new": "\tif (data_race(READ_ONCE(vma->vm_mm)) != mm) /* MUTANT: no attached check */",
         "test": "spec_test:spec.spec.nothing_left_after_munmap",
     },
+    {
+        # The guess before the PTE lock and the decision under it: without
+        # the guess's reference count a referenced page is planned as a
+        # reuse, without wp_can_reuse_anon_folio() it is reused.
+        "name": "reuse-refcount",
+        "what": "the reuse checks (the reference count before the PTE lock, "
+                "wp_can_reuse_anon_folio() under it)",
+        "file": "mm/memory.c",
+        "edits": [
+            ("\tif (PageAnonExclusive(page) ||\n\t    folio_ref_count(folio) <= 1 + !folio_test_lru(folio) +\n"
+             "\t\t\t\t      folio_test_swapcache(folio))\n\t\treturn SPEC_WP_REUSE;\n",
+             "\treturn SPEC_WP_REUSE; /* MUTANT: no reference count */\n"),
+            ("\t\tif (!wp_can_reuse_anon_folio(folio, snap))\n\t\t\treturn false;\n",
+             "\t\t/* MUTANT: no wp_can_reuse_anon_folio() */\n"),
+        ],
+        "test": "spec_test:spec.spec.vmspliced_page_is_copied_not_reused",
+    },
+    {
+        "name": "file-validate",
+        "what": "the validation of a speculative file fault under the PTE lock",
+        "file": "mm/filemap.c",
+        "old": "\tif (unlikely(vmf->flags & FAULT_FLAG_SPECULATIVE) &&\n\t    !fault_spec_validate(vmf)) {\n",
+        "new": "\tif (0 && !fault_spec_validate(vmf)) { /* MUTANT: no validation */\n",
+        "test": "spec_test:spec.spec.file_remap_never_shows_old_file",
+    },
 ]
 
 
@@ -91,12 +117,14 @@ def main(argv):
         m = find(argv[2])
         with open(f"{argv[3]}/{m['file']}") as f:
             text = f.read()
-        n = text.count(m["old"])
-        if n != 1:
-            sys.exit(f"mutants.py: {m['name']}: the text to replace occurs {n} times in {m['file']}, "
-                     "not once: the series changed, update the mutant")
+        for old, new in m.get("edits", [(m.get("old"), m.get("new"))]):
+            n = text.count(old)
+            if n != 1:
+                sys.exit(f"mutants.py: {m['name']}: the text to replace occurs {n} times in "
+                         f"{m['file']}, not once: the series changed, update the mutant")
+            text = text.replace(old, new)
         with open(argv[4], "w") as f:
-            f.write(text.replace(m["old"], m["new"]))
+            f.write(text)
         return 0
     sys.exit(__doc__)
 

@@ -3,7 +3,7 @@
 #
 # Mutation proofs of the speculative fault path (docs/spec.md, "Mutation
 # proofs"): for each mutant of scripts/test/mutants.py, the debug kernel with
-# that one check of patch 0011 or 0014 removed, and the selftests that must
+# that one check of patch 0011, 0014, 0016 or 0017 removed, and the selftests that must
 # fail without it. A mutant is killed when those tests fail and every test
 # of its binary in the other modes passes (pervma and shadow are the
 # control); other spec tests may fail too (a check removed can corrupt a
