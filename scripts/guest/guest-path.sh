@@ -7,8 +7,8 @@
 # them). What one fault costs, in instructions, in each mode:
 # none (the module not loaded), then every mode of scripts/modes; for each
 # repetition and each --vmas count (the process holds that many other
-# faulted one-page VMAs) one process runs the six cases user, kernel,
-# newvma, churn, cow, zerowp, another process the young case (no settling:
+# faulted one-page VMAs) one process runs the eight cases user, kernel,
+# newvma, churn, cow, zerowp, reuse, file, another process the young case (no settling:
 # what its region's first 50 ms cost while the index learns it) and another the
 # split case (a hot region split in two: the new half's first 50 ms). The
 # modes rotate with the repetition, none always first: it runs before the
@@ -49,7 +49,7 @@ default) module_params="mode=0" ;;
 *[!0-9]* | '') echo "$0: bad ADMIT_MS '$admit_ms'" >&2; exit 2 ;;
 *) module_params="mode=0 admit_ms=$admit_ms min_age_ms=$admit_ms index_cap=131072" ;;
 esac
-cases=(user kernel newvma churn cow zerowp)
+cases=(user kernel newvma churn cow zerowp reuse file)
 log=$results/path-raw.log
 rc=0
 out=$(mktemp)
@@ -130,7 +130,7 @@ esac
 	echo "path aslr: $([ ${#norand[@]} -gt 0 ] && echo "off (setarch -R)" || echo "on (no setarch)")"
 } >>"$results/meta.txt"
 
-# One process: all six cases with K other VMAs; at the first K, then a
+# One process: all eight cases with K other VMAs; at the first K, then a
 # process for procs (short-lived processes forked from it: only the whole
 # guest's count, -icount's clock, sees their instructions, so not with
 # perf). A RUN line before each case's RESULT; a case that printed none

@@ -39,6 +39,8 @@ const char *const case_names[] = {
 	[PC_CHURN] = "churn",
 	[PC_COW] = "cow",
 	[PC_ZEROWP] = "zerowp",
+	[PC_REUSE] = "reuse",
+	[PC_FILE] = "file",
 	[PC_ALL] = "all",
 	[PC_PROCS] = "procs",
 	[PC_YOUNG] = "young",
@@ -84,8 +86,10 @@ static void usage(FILE *f)
 		"              above ~32000 needs a higher vm.max_map_count)\n"
 		"  --case      path: user | kernel | newvma | churn | cow (writes\n"
 		"              to pages a forked child shares) | zerowp (writes to\n"
-		"              pages a read mapped to the zero page) | all (default:\n"
-		"              the six) | procs (fork, 16 faults, exit; --pages\n"
+		"              pages a read mapped to the zero page) | reuse (writes\n"
+		"              to pages a forked child shared, and has exited) |\n"
+		"              file (reads of a memfd the page cache holds) | all\n"
+		"              (default: the eight) | procs (fork, 16 faults, exit; --pages\n"
 		"              processes a round, default 16) | young (a fresh\n"
 		"              region's first %d ms, no --settle: as user, rounds\n"
 		"              until then, each reported) | split (with --settle:\n"

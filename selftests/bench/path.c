@@ -220,13 +220,13 @@ static void path_region_unmap(char *region, long np)
 	munmap(region - page_size, (np + 2) * page_size);
 }
 
-/* The untimed step before each round of path user, kernel, cow, zerowp. */
-enum path_prep { PREP_NONE, PREP_FORK, PREP_READ };
+/* The untimed step before each round of path user, kernel, cow, zerowp, reuse. */
+enum path_prep { PREP_NONE, PREP_FORK, PREP_READ, PREP_FORK_EXIT };
 
 /*
  * The untimed step of a round of cow (a child that shares the region
- * until its gate, *@gate, is closed) or zerowp. Returns the child, 0, or
- * -1 on failure.
+ * until its gate, *@gate, is closed), reuse (a child that shared it and
+ * has exited) or zerowp. Returns the child, 0, or -1 on failure.
  */
 static pid_t path_prepare(struct path_sum *ps, char *region, long np,
 			  enum path_prep prep, int *gate)
@@ -263,6 +263,15 @@ static pid_t path_prepare(struct path_sum *ps, char *region, long np,
 	}
 	close(fds[0]);
 	*gate = fds[1];
+	if (prep == PREP_FORK_EXIT) {
+		close(*gate);
+		*gate = -1;
+		if (waitpid(child, NULL, 0) != child) {
+			path_fail(ps, "waitpid()");
+			return -1;
+		}
+		return 0;
+	}
 	return child;
 }
 
@@ -276,7 +285,9 @@ static pid_t path_prepare(struct path_sum *ps, char *region, long np,
  * (present, the process's own) and a child is forked that shares them
  * until the round ends: each write of the faulting pass copies a page, as
  * after fork(). zerowp: every page is read: each write copies the zero
- * page.
+ * page. reuse: as cow, but the child exits before the faulting pass: each
+ * write finds a page no longer exclusive but only this process's, and
+ * reuses it in place (the second writer after a fork()).
  * With --settle, the warm-up round is followed by a sleep and a second
  * warm-up round: the region's VMA then has missed twice, the admission
  * window apart, as a hot VMA of a long-running process has.
@@ -329,6 +340,97 @@ out:
 		data_fd = -1;
 	}
 	path_region_unmap(region, np);
+	return ret;
+}
+
+/* Read one word per page of @region: the read faults of path file. */
+static void read_words(const char *region, long np)
+{
+	for (long i = 0; i < np; i++)
+		(void)*(const volatile long *)(region + i * page_size);
+}
+
+/* fault_around_bytes in pages (debugfs), or the default's 16. */
+static long fault_around_pages(void)
+{
+	FILE *f = fopen("/sys/kernel/debug/fault_around_bytes", "r");
+	long bytes = 65536;
+
+	if (f) {
+		if (fscanf(f, "%ld", &bytes) != 1 || bytes < page_size)
+			bytes = 65536;
+		fclose(f);
+	}
+	return bytes / page_size;
+}
+
+/*
+ * file: read one word per page of a shared mapping of a memfd whose pages
+ * the page cache holds, then the same loop (no faults: subtracted), then
+ * zap, untimed. Each fault maps its fault-around window (do_read_fault()),
+ * so a page in fault_around_pages() faults: "touched" counts the windows.
+ */
+static int path_file(struct path_sum *ps)
+{
+	long np = cfg.pages, fa = fault_around_pages();
+	size_t len = np * page_size;
+	char *guard, *region;
+	int fd, ret = -1;
+
+	fd = memfd_create("vmashadow-bench", 0);
+	if (fd < 0)
+		return path_fail(ps, "memfd_create()");
+	if (ftruncate(fd, len)) {
+		path_fail(ps, "ftruncate(memfd)");
+		goto out_fd;
+	}
+	for (long i = 0; i < np; i++) {
+		if (pwrite(fd, &i, sizeof(i), i * page_size) != sizeof(i)) {
+			path_fail(ps, "pwrite(memfd)");
+			goto out_fd;
+		}
+	}
+	guard = reserve(np + 2);
+	if (!guard) {
+		path_fail(ps, "mmap(region)");
+		goto out_fd;
+	}
+	region = mmap(guard + page_size, len, PROT_READ, MAP_SHARED | MAP_FIXED,
+		      fd, 0);
+	if (region == MAP_FAILED) {
+		path_fail(ps, "mmap(memfd)");
+		goto out;
+	}
+	for (long r = cfg.settle_ms ? -1 : 0; r <= cfg.rounds; r++) {
+		uint64_t f0, f1, f2, c0, c1, b0, b1;
+
+		if (r == 0 && cfg.settle_ms)
+			sleep_seconds((double)cfg.settle_ms / 1000);
+		if (madvise(region, len, MADV_DONTNEED)) {
+			path_fail(ps, "madvise(MADV_DONTNEED)");
+			goto out;
+		}
+		f0 = thread_faults();
+		c0 = count_now();
+		read_words(region, np);
+		c1 = count_now();
+		f1 = thread_faults();
+		b0 = count_now();
+		read_words(region, np);
+		b1 = count_now();
+		f2 = thread_faults();
+		if (f2 != f1) {
+			errno = EAGAIN;
+			path_fail(ps, "the loop over present pages faulted: no baseline");
+			goto out;
+		}
+		path_round(ps, r > 0, c1 - c0, b1 - b0, f1 - f0, (np + fa - 1) / fa);
+	}
+	ret = 0;
+out:
+	munmap(guard, (np + 2) * page_size);
+out_fd:
+	close(fd);
 	return ret;
 }
 
@@ -668,6 +770,12 @@ static int path_case(enum path_case pc)
 		break;
 	case PC_ZEROWP:
 		err = path_user_kernel(&ps, false, PREP_READ);
+		break;
+	case PC_REUSE:
+		err = path_user_kernel(&ps, false, PREP_FORK_EXIT);
+		break;
+	case PC_FILE:
+		err = path_file(&ps);
 		break;
 	default:
 		err = path_churn(&ps);
