@@ -141,21 +141,37 @@ static char *reserve(long n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* One timed pass of path user or kernel over @np pages; @count its cost. */
-static int path_pass(struct path_sum *ps, char *region, long np, bool kernel,
-		     uint64_t *count)
+/* What a pass does to each page: write a byte, pread() into it, read a word. */
+enum pass_op { PASS_WRITE, PASS_PREAD, PASS_READ };
+
+/* Read one word per page of @region: the read faults of path file. */
+static void read_words(const char *region, long np)
+{
+	for (long i = 0; i < np; i++)
+		(void)*(const volatile long *)(region + i * page_size);
+}
+
+/* One timed pass of a path case over @np pages; @count its cost. */
+static int path_pass(struct path_sum *ps, char *region, long np,
+		     enum pass_op op, uint64_t *count)
 {
 	struct worker w = { .region = region };
 	uint64_t c0;
 
 	c0 = count_now();
-	if (kernel) {
+	switch (op) {
+	case PASS_PREAD:
 		if (read_pages(&w, np)) {
 			errno = w.errnum;
 			return path_fail(ps, w.err);
 		}
-	} else {
+		break;
+	case PASS_READ:
+		read_words(region, np);
+		break;
+	default:
 		touch_pages(&w, np);
+		break;
 	}
 	*count = count_now() - c0;
 	return 0;
@@ -166,16 +182,16 @@ static int path_pass(struct path_sum *ps, char *region, long np, bool kernel,
  * faults, @b the same pass over the now present pages, which must not
  * fault (the loop's own cost); @faults is the first pass's faults.
  */
-static int path_passes(struct path_sum *ps, char *region, long np, bool kernel,
-		       uint64_t *c, uint64_t *b, uint64_t *faults)
+static int path_passes(struct path_sum *ps, char *region, long np,
+		       enum pass_op op, uint64_t *c, uint64_t *b, uint64_t *faults)
 {
 	uint64_t f0, f1, f2;
 
 	f0 = thread_faults();
-	if (path_pass(ps, region, np, kernel, c))
+	if (path_pass(ps, region, np, op, c))
 		return -1;
 	f1 = thread_faults();
-	if (path_pass(ps, region, np, kernel, b))
+	if (path_pass(ps, region, np, op, b))
 		return -1;
 	f2 = thread_faults();
 	if (f2 != f1) {
@@ -324,7 +340,8 @@ static int path_user_kernel(struct path_sum *ps, bool kernel,
 		child = path_prepare(ps, region, np, prep, &gate);
 		if (child < 0)
 			goto out;
-		err = path_passes(ps, region, np, kernel, &c, &b, &f);
+		err = path_passes(ps, region, np, kernel ? PASS_PREAD : PASS_WRITE,
+				  &c, &b, &f);
 		if (child > 0) {
 			close(gate);
 			waitpid(child, NULL, 0);
@@ -341,13 +358,6 @@ out:
 	}
 	path_region_unmap(region, np);
 	return ret;
-}
-
-/* Read one word per page of @region: the read faults of path file. */
-static void read_words(const char *region, long np)
-{
-	for (long i = 0; i < np; i++)
-		(void)*(const volatile long *)(region + i * page_size);
 }
 
 /* fault_around_bytes in pages (debugfs), or the default's 16. */
@@ -402,7 +412,7 @@ static int path_file(struct path_sum *ps)
 		goto out;
 	}
 	for (long r = cfg.settle_ms ? -1 : 0; r <= cfg.rounds; r++) {
-		uint64_t f0, f1, f2, c0, c1, b0, b1;
+		uint64_t c, b, f;
 
 		if (r == 0 && cfg.settle_ms)
 			sleep_seconds((double)cfg.settle_ms / 1000);
@@ -410,21 +420,9 @@ static int path_file(struct path_sum *ps)
 			path_fail(ps, "madvise(MADV_DONTNEED)");
 			goto out;
 		}
-		f0 = thread_faults();
-		c0 = count_now();
-		read_words(region, np);
-		c1 = count_now();
-		f1 = thread_faults();
-		b0 = count_now();
-		read_words(region, np);
-		b1 = count_now();
-		f2 = thread_faults();
-		if (f2 != f1) {
-			errno = EAGAIN;
-			path_fail(ps, "the loop over present pages faulted: no baseline");
+		if (path_passes(ps, region, np, PASS_READ, &c, &b, &f))
 			goto out;
-		}
-		path_round(ps, r > 0, c1 - c0, b1 - b0, f1 - f0, (np + fa - 1) / fa);
+		path_round(ps, r > 0, c, b, f, (np + fa - 1) / fa);
 	}
 	ret = 0;
 out:
@@ -657,7 +655,7 @@ static int path_window(struct path_sum *ps, const char *name, char *region,
 			return path_fail(ps, "madvise(MADV_DONTNEED)");
 		if (coh)
 			coh_mark(true);
-		if (path_passes(ps, region, np, false, &c, &b, &f))
+		if (path_passes(ps, region, np, PASS_WRITE, &c, &b, &f))
 			return -1;
 		if (coh)
 			coh_mark(false);
@@ -725,7 +723,7 @@ static int path_split(struct path_sum *ps)
 			path_fail(ps, "madvise(MADV_DONTNEED)");
 			goto out;
 		}
-		if (path_passes(ps, region, np, false, &c, &b, &f))
+		if (path_passes(ps, region, np, PASS_WRITE, &c, &b, &f))
 			goto out;
 	}
 	if (madvise(tail, half * page_size, MADV_DONTFORK)) {
