@@ -124,11 +124,12 @@ fn stats_show(hook: &Hook, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f)?;
         if e == Event::PerVma {
             // The index's candidates are the core's to count (every one is a hit or a miss,
-            // or in `spec` handled speculatively), so that a hit pays no counter of ours.
+            // or in `spec` handled speculatively, or finished under the VMA lock after its
+            // validation failed), so that a hit pays no counter of ours.
             // Only `shadow` and `spec` offer any: the core's counts go to `spec` while it is
             // the mode, else to `shadow`.
             let (owner, n) = if knobs::mode() == Mode::Spec {
-                (Mode::Spec, hits + misses + core.spec[0])
+                (Mode::Spec, hits + misses + core.spec[0] + core.spec[8])
             } else {
                 (Mode::Shadow, hits + misses)
             };

@@ -9,8 +9,9 @@ use kernel::{
     sync::atomic::{ordering::Relaxed, Atomic},
 };
 
-/// The outcomes of speculative faults, in the stats file's order: done, then the fallbacks.
-pub(crate) const SPEC_NAMES: [&str; 8] = [
+/// The outcomes of speculative faults, in the stats file's order: done, the fallbacks, then of
+/// the `race` fallbacks those finished under the VMA lock with the page they had prepared.
+pub(crate) const SPEC_NAMES: [&str; 9] = [
     "spec_done",
     "spec_fallback_vma",
     "spec_fallback_table",
@@ -19,6 +20,7 @@ pub(crate) const SPEC_NAMES: [&str; 8] = [
     "spec_fallback_race",
     "spec_fallback_locked",
     "spec_fallback_file",
+    "spec_finished",
 ];
 
 /// Hit, miss, then the [`SPEC_NAMES`] counts.
@@ -40,6 +42,7 @@ fn read() -> Result<[u64; N]> {
         e.spec_race,
         e.spec_locked,
         e.spec_file,
+        e.spec_finished,
     ])
 }
 
