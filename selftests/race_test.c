@@ -263,9 +263,10 @@ static void log_index(struct __test_metadata *_metadata, int mode)
 	       (long long)vms_count(&s, "pruned", mode),
 	       (long long)vms_count(&s, "forgotten", mode));
 	if (mode == VMS_SPEC)
-		TH_LOG("spec: %ld speculative; fallbacks vma %ld table %ld pte %ld nomem %ld race %ld locked %ld file %ld",
+		TH_LOG("spec: %ld speculative; fallbacks vma %ld table %ld pte %ld nomem %ld race %ld (%ld finished) locked %ld file %ld",
 		       s.spec_done, s.spec_vma, s.spec_table, s.spec_pte,
-		       s.spec_nomem, s.spec_race, s.spec_locked, s.spec_file);
+		       s.spec_nomem, s.spec_race, s.spec_finished,
+		       s.spec_locked, s.spec_file);
 }
 
 #define RACE_TEST(name, kind)						\

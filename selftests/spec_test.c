@@ -19,12 +19,17 @@
  *                       wp_can_reuse_anon_folio()'s checks)
  *   file validation     file_remap_never_shows_old_file (fails without
  *                       fault_spec_validate() in filemap_map_pages())
+ *   PTE same, finishing same_page_faults_keep_every_write_failing_validation
+ *                       (fails without fault_spec_finish()'s PTE check)
  *
  * and fork's write-protect has fork_child_never_sees_later_writes, the
  * property the 6.4 fork corruption broke, with the parent's copy-on-write
  * faults speculative; reuse_in_place_after_fork shows the second writer
  * after a fork reusing its pages in place; file_truncate_leaves_nothing_mapped
  * races truncation, which the locked fault-around's own checks exclude.
+ * The *_failing_validation tests make every validation fail
+ * (fail_fault_spec), so that each fault is finished under the VMA lock with
+ * the page it prepared (fault_spec_finish()).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -92,6 +97,7 @@ static double now(void)
 static const char *const outcomes[] = {
 	"done", "fallback_vma", "fallback_table", "fallback_pte",
 	"fallback_nomem", "fallback_race", "fallback_locked", "fallback_file",
+	"finished",
 };
 #define NR_OUTCOMES (sizeof(outcomes) / sizeof(outcomes[0]))
 
@@ -127,8 +133,11 @@ FIXTURE_SETUP(spec)
 		self->base[i] = spec_count(outcomes[i]);
 }
 
+static int fail_validation(bool on);
+
 FIXTURE_TEARDOWN(spec)
 {
+	fail_validation(false);
 	vms_teardown_mode(self->loaded_here);
 }
 
@@ -139,8 +148,8 @@ FIXTURE_TEARDOWN(spec)
 	for (size_t i = 0; i < NR_OUTCOMES; i++)				\
 		d[i] = spec_count(outcomes[i]) - self->base[i];			\
 	done = d[0];								\
-	TH_LOG("%s: %lld speculative faults; fallbacks vma %lld table %lld pte %lld nomem %lld race %lld locked %lld file %lld", \
-	       vms_modes[variant->mode], d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]); \
+	TH_LOG("%s: %lld speculative faults; fallbacks vma %lld table %lld pte %lld nomem %lld race %lld (%lld finished) locked %lld file %lld", \
+	       vms_modes[variant->mode], d[0], d[1], d[2], d[3], d[4], d[5], d[8], d[6], d[7]); \
 	if (variant->mode == VMS_SPEC) {					\
 		EXPECT_GT(done, 0);						\
 	} else {								\
@@ -1114,6 +1123,180 @@ TEST_F_TIMEOUT(spec, file_truncate_leaves_nothing_mapped, 180)
 	EXPECT_SPECULATED();
 	munmap(f.m - page_size, WINDOW);
 	close(fd);
+}
+
+/* fail_fault_spec (CONFIG_FAIL_FAULT_SPEC): makes validation fail. */
+#define FFS	"/sys/kernel/debug/fail_fault_spec/"
+
+#define SKIP_WITHOUT_FFS()						\
+	do {								\
+		if (access(FFS, F_OK))					\
+			SKIP(return, "no " FFS ": a kernel without CONFIG_FAIL_FAULT_SPEC"); \
+	} while (0)
+
+static int ffs_write(const char *name, const char *v)
+{
+	char path[128];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), FFS "%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, v, strlen(v)) != (ssize_t)strlen(v))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Every speculative fault's validation fails from now on (@on), or none. */
+static int fail_validation(bool on)
+{
+	int ret;
+
+	if (!on)
+		return ffs_write("probability", "0");
+	ret = ffs_write("verbose", "0");
+	if (!ret)
+		ret = ffs_write("interval", "1");
+	if (!ret)
+		ret = ffs_write("times", "-1");
+	if (!ret)
+		ret = ffs_write("probability", "100");
+	return ret;
+}
+
+#define FV_PAGES	64
+
+/* How many of @r's FV_PAGES pages do not hold @base plus their index. */
+static long fv_wrong(char *r, long base)
+{
+	long wrong = 0;
+
+	for (long i = 0; i < FV_PAGES; i++)
+		wrong += *(volatile long *)(r + i * page_size) != base + i;
+	return wrong;
+}
+
+/*
+ * With every validation failing, each kind of speculative fault is
+ * finished under the VMA lock with what it prepared: a new page, the zero
+ * page, a copy of the zero page, a page reused after fork(), a copy of a
+ * page a child shares. The data must be right (the child's view too), and
+ * in spec nearly every fault (all but the region's first, which has no
+ * anon_vma yet) finished so.
+ */
+TEST_F(spec, failed_validation_finishes_with_its_page)
+{
+	char *r = map_region(FV_PAGES);
+	long long fin0, race0, fin, race;
+	int gate[2], status;
+	pid_t child;
+
+	ASSERT_NE(NULL, r);
+	SKIP_WITHOUT_FFS();
+	r[0] = 1;	/* the region's anon_vma, on the locked path */
+	ASSERT_EQ(0, fail_validation(true));
+	fin0 = spec_count("finished");
+	race0 = spec_count("fallback_race");
+	/* New pages, then the zero page and its copy. */
+	for (long i = 0; i < FV_PAGES / 2; i++)
+		*(volatile long *)(r + i * page_size) = 0x100 + i;
+	for (long i = FV_PAGES / 2; i < FV_PAGES; i++)
+		EXPECT_EQ(0, *(volatile long *)(r + i * page_size));
+	for (long i = FV_PAGES / 2; i < FV_PAGES; i++)
+		*(volatile long *)(r + i * page_size) = 0x100 + i;
+	EXPECT_EQ(0, fv_wrong(r, 0x100));
+	/* Reused in place after a child that shared them exited. */
+	ASSERT_EQ(0, share_then_drop());
+	for (long i = 0; i < FV_PAGES; i++)
+		*(volatile long *)(r + i * page_size) = 0x200 + i;
+	EXPECT_EQ(0, fv_wrong(r, 0x200));
+	/* Copied while a child shares them: it must keep seeing its own. */
+	ASSERT_EQ(0, pipe(gate));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		char c;
+
+		close(gate[1]);
+		if (read(gate[0], &c, 1) != 0)
+			_exit(2);
+		_exit(fv_wrong(r, 0x200) ? 1 : 0);
+	}
+	close(gate[0]);
+	for (long i = 0; i < FV_PAGES; i++)
+		*(volatile long *)(r + i * page_size) = 0x300 + i;
+	close(gate[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		TH_LOG("the child saw the parent's later writes (status %#x)", status);
+	}
+	EXPECT_EQ(0, fv_wrong(r, 0x300));
+	ASSERT_EQ(0, fail_validation(false));
+	fin = spec_count("finished") - fin0;
+	race = spec_count("fallback_race") - race0;
+	/* All but page 0's first write: 7 * FV_PAGES / 2 - 1 faults. */
+	TH_LOG("%s: %d faults; %lld failed validation, %lld finished under the VMA lock",
+	       vms_modes[variant->mode], 7 * FV_PAGES / 2 - 1, race, fin);
+	if (variant->mode == VMS_SPEC) {
+		EXPECT_GE(fin, 3 * FV_PAGES);
+	} else {
+		EXPECT_EQ(0, fin);
+	}
+	munmap(r - page_size, WINDOW);
+}
+
+/*
+ * same_page_rounds() with every validation failing: two faults on one PTE
+ * each prepare a page (new, or a copy of the zero page with @cow), fail
+ * validation, and are finished in turn under the VMA lock; only
+ * fault_spec_finish()'s check that the PTE is still the one the page was
+ * prepared for keeps the later from replacing the earlier's page, and a
+ * write with it. Returns the faults finished so.
+ */
+static long long same_page_rounds_failing(struct __test_metadata *_metadata,
+					  int mode, bool cow)
+{
+	long long fin;
+
+	if (fail_validation(true)) {
+		ASSERT_EQ(0, fail_validation(true));
+		return 0;
+	}
+	fin = spec_count("finished");
+	same_page_rounds(_metadata, cow);
+	EXPECT_EQ(0, fail_validation(false));
+	fin = spec_count("finished") - fin;
+	TH_LOG("%s: %lld faults finished under the VMA lock", vms_modes[mode],
+	       fin);
+	return fin;
+}
+
+TEST_F_TIMEOUT(spec, same_page_faults_keep_every_write_failing_validation, 120)
+{
+	long long fin;
+
+	SKIP_WITHOUT_FFS();
+	fin = same_page_rounds_failing(_metadata, variant->mode, false);
+	if (variant->mode == VMS_SPEC) {
+		EXPECT_GT(fin, 0);
+	} else {
+		EXPECT_EQ(0, fin);
+	}
+}
+
+TEST_F_TIMEOUT(spec, same_page_cow_keeps_every_write_failing_validation, 120)
+{
+	long long fin;
+
+	SKIP_WITHOUT_FFS();
+	fin = same_page_rounds_failing(_metadata, variant->mode, true);
+	if (variant->mode == VMS_SPEC) {
+		EXPECT_GT(fin, 0);
+	} else {
+		EXPECT_EQ(0, fin);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -153,6 +153,7 @@ struct vms_stats {
 	/* The core's speculative fault outcomes (/proc/vmstat fault_spec_*). */
 	long spec_done, spec_vma, spec_table, spec_pte, spec_nomem, spec_race,
 	     spec_locked, spec_file;
+	long spec_finished;	/* of spec_race, finished under the VMA lock */
 	int nr_events;
 	char event[VMS_MAX_EVENTS][24];
 	uint64_t count[VMS_MAX_EVENTS][VMS_NR_MODES];
@@ -190,6 +191,7 @@ static inline int vms_stats(struct vms_stats *s)
 		    sscanf(line, "spec_fallback_race %ld", &s->spec_race) == 1 ||
 		    sscanf(line, "spec_fallback_locked %ld", &s->spec_locked) == 1 ||
 		    sscanf(line, "spec_fallback_file %ld", &s->spec_file) == 1 ||
+		    sscanf(line, "spec_finished %ld", &s->spec_finished) == 1 ||
 		    !strncmp(line, "event ", 6))
 			continue;
 		if (sscanf(line, "%23s %llu %llu %llu %llu %llu", name, &c[0],
