@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """The speculative fault path's checks, each removed in turn (mutation proofs).
 
-Each mutant removes one check of patches 0011, 0014, 0016 and 0017 from
+Each mutant removes one check of patches 0011, 0014, 0016, 0017 and 0021 from
 the kernel source with exact textual edits in one file (an old text that
 must occur exactly once, its replacement; "edits" when a check is made in
 two places) and names the selftests that must fail without it
@@ -21,8 +21,8 @@ MUTANTS = [
         "name": "range",
         "what": "the range check on the VMA copy",
         "file": "mm/memory.c",
-        "old": "if (snap.vm_mm != mm || addr < snap.vm_start || addr >= snap.vm_end)",
-        "new": "if (snap.vm_mm != mm) /* MUTANT: no range check */",
+        "old": "if (v->vm_mm != mm || addr < v->vm_start || addr >= v->vm_end)",
+        "new": "if (v->vm_mm != mm) /* MUTANT: no range check */",
         "test": "spec_test:spec.spec.stale_range_after_split",
     },
     {
@@ -45,8 +45,8 @@ MUTANTS = [
         "name": "sequence",
         "what": "the mmap_lock sequence check under the PTE lock",
         "file": "mm/memory.c",
-        "old": "\treturn !mmap_lock_speculate_retry(mm, seq);",
-        "new": "\treturn true; /* MUTANT: no sequence check */",
+        "old": "\treturn !mmap_lock_speculate_retry(mm, seq) && !should_fail_fault_spec();",
+        "new": "\treturn !should_fail_fault_spec(); /* MUTANT: no sequence check */",
         "test": "spec_test:spec.spec.readonly_after_mprotect_returns,"
                 "spec.spec.readonly_after_mprotect_returns_cow",
     },
@@ -97,6 +97,15 @@ MUTANTS = [
         "old": "\tif (unlikely(vmf->flags & FAULT_FLAG_SPECULATIVE) &&\n\t    !fault_spec_validate(vmf)) {\n",
         "new": "\tif (0 && !fault_spec_validate(vmf)) { /* MUTANT: no validation */\n",
         "test": "spec_test:spec.spec.file_remap_never_shows_old_file",
+    },
+    {
+        "name": "finish-pte-same",
+        "what": "the check that the PTE is still the one a page was prepared for, "
+                "when a fault that failed validation is finished under the VMA lock",
+        "file": "mm/memory.c",
+        "old": "\tif (!pte_same(ptep_get(ptep), prep->orig) ||\n\t    check_stable_address_space(mm) ||\n",
+        "new": "\tif (check_stable_address_space(mm) || /* MUTANT: no PTE check */\n",
+        "test": "spec_test:spec.spec.same_page_faults_keep_every_write_failing_validation",
     },
 ]
 
