@@ -7,8 +7,9 @@
 # them). What one fault costs, in instructions, in each mode:
 # none (the module not loaded), then every mode of scripts/modes; for each
 # repetition and each --vmas count (the process holds that many other
-# faulted one-page VMAs) one process runs the eight cases user, kernel,
-# newvma, churn, cow, zerowp, reuse, file, another process the young case (no settling:
+# faulted one-page VMAs) one process runs the cases user, kernel, newvma,
+# churn, cow, zerowp, reuse, file and (if the kernel has fail_fault_spec)
+# fallback, another process the young case (no settling:
 # what its region's first 50 ms cost while the index learns it) and another the
 # split case (a hot region split in two: the new half's first 50 ms). The
 # modes rotate with the repetition, none always first: it runs before the
@@ -73,6 +74,8 @@ pmu) icount=() ;;
 *) echo "$0: the last argument must be icount or pmu" >&2; rc=2; exit ;;
 esac
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+# fallback: user with every speculative validation failing (fail_fault_spec).
+if [ -d /sys/kernel/debug/fail_fault_spec ]; then cases+=(fallback); fi
 
 # The admission window in force, as the module reports it: the bench waits
 # it out (see above).
@@ -130,7 +133,7 @@ esac
 	echo "path aslr: $([ ${#norand[@]} -gt 0 ] && echo "off (setarch -R)" || echo "on (no setarch)")"
 } >>"$results/meta.txt"
 
-# One process: all eight cases with K other VMAs; at the first K, then a
+# One process: all those cases with K other VMAs; at the first K, then a
 # process for procs (short-lived processes forked from it: only the whole
 # guest's count, -icount's clock, sees their instructions, so not with
 # perf). A RUN line before each case's RESULT; a case that printed none

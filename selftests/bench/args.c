@@ -41,6 +41,7 @@ const char *const case_names[] = {
 	[PC_ZEROWP] = "zerowp",
 	[PC_REUSE] = "reuse",
 	[PC_FILE] = "file",
+	[PC_FALLBACK] = "fallback",
 	[PC_ALL] = "all",
 	[PC_PROCS] = "procs",
 	[PC_YOUNG] = "young",
@@ -88,8 +89,10 @@ static void usage(FILE *f)
 		"              to pages a forked child shares) | zerowp (writes to\n"
 		"              pages a read mapped to the zero page) | reuse (writes\n"
 		"              to pages a forked child shared, and has exited) |\n"
-		"              file (reads of a memfd the page cache holds) | all\n"
-		"              (default: the eight) | procs (fork, 16 faults, exit; --pages\n"
+		"              file (reads of a memfd the page cache holds) |\n"
+		"              fallback (user with every speculative fault's\n"
+		"              validation failing: fail_fault_spec) | all\n"
+		"              (default: the nine) | procs (fork, 16 faults, exit; --pages\n"
 		"              processes a round, default 16) | young (a fresh\n"
 		"              region's first %d ms, no --settle: as user, rounds\n"
 		"              until then, each reported) | split (with --settle:\n"

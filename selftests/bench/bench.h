@@ -82,7 +82,8 @@ enum variant { V_NONE, V_MUNMAP, V_MPROTECT, V_THREADS, V_PROCESSES, V_FORK,
 	       V_EXIT };
 /* "all" is the eight fault cases; procs, young and split are asked for by name. */
 enum path_case { PC_USER, PC_KERNEL, PC_NEWVMA, PC_CHURN, PC_COW, PC_ZEROWP,
-		 PC_REUSE, PC_FILE, PC_ALL, PC_PROCS, PC_YOUNG, PC_SPLIT };
+		 PC_REUSE, PC_FILE, PC_FALLBACK, PC_ALL, PC_PROCS, PC_YOUNG,
+		 PC_SPLIT };
 enum counter { CNT_AUTO, CNT_PERF, CNT_CLOCK };
 
 extern const char *const scenario_names[];

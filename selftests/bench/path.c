@@ -736,6 +736,42 @@ out:
 	return ret;
 }
 
+/* fail_fault_spec (CONFIG_FAIL_FAULT_SPEC): speculative validation fails. */
+#define FFS_DIR "/sys/kernel/debug/fail_fault_spec"
+
+static int ffs_write(const char *name, const char *v)
+{
+	char path[96];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), FFS_DIR "/%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	if (write(fd, v, strlen(v)) != (ssize_t)strlen(v))
+		ret = -1;
+	close(fd);
+	return ret;
+}
+
+/*
+ * fallback: user with every speculative fault's validation failing, so
+ * each fault is finished under the VMA lock (fault_spec_finish()): what a
+ * validation failure costs. In modes without speculative faults, user.
+ */
+static int path_fallback(struct path_sum *ps)
+{
+	int err;
+
+	if (ffs_write("verbose", "0") || ffs_write("interval", "1") ||
+	    ffs_write("times", "-1") || ffs_write("probability", "100"))
+		return path_fail(ps, "setting " FFS_DIR);
+	err = path_user_kernel(ps, false, PREP_NONE);
+	if (ffs_write("probability", "0") && !err)
+		return path_fail(ps, "resetting " FFS_DIR "/probability");
+	return err;
+}
+
 static int path_case(enum path_case pc)
 {
 	struct path_sum ps = { 0 };
@@ -774,6 +810,13 @@ static int path_case(enum path_case pc)
 		break;
 	case PC_FILE:
 		err = path_file(&ps);
+		break;
+	case PC_FALLBACK:
+		if (access(FFS_DIR, F_OK)) {
+			printf("# path fallback skipped: no " FFS_DIR " (a kernel without CONFIG_FAIL_FAULT_SPEC)\n");
+			return 0;
+		}
+		err = path_fallback(&ps);
 		break;
 	default:
 		err = path_churn(&ps);

@@ -24,8 +24,8 @@ SCENARIOS = ["contended", "uncontended", "kernel-faults", "latency", "scale",
              "churn", "page_fault1", "page_fault2", "page_fault3", "pft",
              "path"]
 VARIANTS = ["-", "munmap", "mprotect", "threads", "processes"]
-PATH_CASES = ["user", "kernel", "newvma", "churn", "cow", "zerowp", "reuse", "file", "young",
-              "split", "procs"]
+PATH_CASES = ["user", "kernel", "newvma", "churn", "cow", "zerowp", "reuse", "file",
+              "fallback", "young", "split", "procs"]
 LATENCY_SCENARIOS = ["contended", "uncontended"]   # valid with --latency
 METRICS = ["faults_per_sec", "ops_per_task_per_sec", "writer_ops_per_sec",
            "lat_p50_ns", "lat_p99_ns", "lat_max_ns", "insn_per_fault",
